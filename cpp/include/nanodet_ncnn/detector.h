@@ -1,0 +1,53 @@
+// nanodet-ncnn: NanoDet / NanoDet-Plus detection on ncnn.
+// One Detector owns one loaded ncnn::Net; detect() is const and safe to call from many threads
+// at once (each call uses its own ncnn::Extractor).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "nanodet_ncnn/types.h"
+
+namespace nanodet {
+
+class Detector {
+public:
+    // Throws ModelError with a specific message on missing, garbled or mismatched files.
+    static std::unique_ptr<Detector> from_files(const std::string& param_path,
+                                                const std::string& bin_path,
+                                                const DetectorOptions& opts = {});
+    // `param_text` is the .param file's text, `bin` its weights (copied; the caller may free them).
+    static std::unique_ptr<Detector> from_memory(const std::string& param_text,
+                                                 const uint8_t* bin, size_t bin_size,
+                                                 const DetectorOptions& opts = {});
+    ~Detector();
+
+    // pixels: h rows of w pixels, `stride_bytes` apart, in params.pixel_format.
+    DetectResult detect(const uint8_t* pixels, int w, int h, int stride_bytes,
+                        const DetectParams& params = {}) const;
+
+    // Network only, on an input already prepared (for benchmarks: the "raw extract" floor).
+    // Returns the summed element count of the head outputs.
+    size_t run_network(int input_w, int input_h) const;
+
+    const HeadInfo& head() const;
+    const DetectorOptions& options() const;
+    int input_width() const;   // the target size in use (options or the graph's default)
+    int input_height() const;
+    std::string describe() const;
+
+    Detector(const Detector&) = delete;
+    Detector& operator=(const Detector&) = delete;
+
+private:
+    Detector();
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+const char* ncnn_version();
+const char* kernels_name();  // "neon" or "scalar": which decode/NMS kernels this build uses
+
+}  // namespace nanodet

@@ -1,0 +1,309 @@
+#include "nanodet_ncnn/detector.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "datareader.h"
+#include "decode.h"
+#include "head_layout.h"
+#include "kernels/kernels.h"
+#include "layer.h"
+#include "net.h"
+#include "nms.h"
+#include "param_graph.h"
+#include "platform.h"
+#include "preprocess.h"
+
+namespace nanodet {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double ms_since(Clock::time_point t0) {
+    return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+std::vector<uint8_t> read_file(const std::string& path, const char* what) {
+    std::ifstream f(path, std::ios::binary);
+    if (!f) throw ModelError(std::string(what) + " file not found or unreadable: " + path);
+    std::vector<uint8_t> data((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    if (data.empty()) throw ModelError(std::string(what) + " file is empty: " + path);
+    return data;
+}
+
+void apply_precision(ncnn::Option& o, Precision p) {
+    o.use_vulkan_compute = false;
+    o.lightmode = true;
+    o.use_int8_inference = true;  // quantized graphs need it; float graphs ignore it
+    if (p == Precision::FP32 || p == Precision::INT8) {
+        o.use_fp16_packed = o.use_fp16_storage = o.use_fp16_arithmetic = false;
+        o.use_bf16_storage = false;
+    } else if (p == Precision::FP16) {
+        o.use_fp16_packed = o.use_fp16_storage = o.use_fp16_arithmetic = true;
+    }
+}
+
+// Copies a padded 3-D blob into a dense one so that anchors sit at a uniform step.
+ncnn::Mat dense(const ncnn::Mat& m) {
+    if (m.dims == 3 && m.cstep != size_t(m.w) * m.h) return m.reshape(m.w * m.h, m.c);
+    return m;
+}
+
+}  // namespace
+
+struct Detector::Impl {
+    ncnn::Net net;
+    std::vector<uint8_t> weights;  // ncnn may reference weights in place: keep them alive
+    DetectorOptions opts;
+    HeadLayout layout;
+    int target_w = 0, target_h = 0;
+    std::string source;
+
+    std::vector<ncnn::Mat> extract_all(const ncnn::Mat& in) const;
+};
+
+Detector::Detector() : impl_(new Impl) {}
+Detector::~Detector() = default;
+
+std::unique_ptr<Detector> Detector::from_files(const std::string& param_path,
+                                               const std::string& bin_path,
+                                               const DetectorOptions& opts) {
+    std::vector<uint8_t> param = read_file(param_path, "param");
+    std::vector<uint8_t> bin = read_file(bin_path, "bin");
+    std::string text(param.begin(), param.end());
+    std::unique_ptr<Detector> d;
+    try {
+        d = from_memory(text, bin.data(), bin.size(), opts);
+    } catch (const ModelError& e) {
+        throw ModelError(std::string(e.what()) + " [" + param_path + ", " + bin_path + "]");
+    }
+    d->impl_->source = param_path;
+    return d;
+}
+
+std::unique_ptr<Detector> Detector::from_memory(const std::string& param_text, const uint8_t* bin,
+                                                size_t bin_size, const DetectorOptions& opts) {
+    if (opts.num_threads < 1 || opts.num_threads > 256)
+        throw Error("num_threads must be between 1 and 256");
+    if (opts.input_width < 0 || opts.input_height < 0 || opts.input_width > 8192 ||
+        opts.input_height > 8192)
+        throw Error("input size must be between 1 and 8192 pixels (0 = model default)");
+    if (opts.pad_multiple < 1 || opts.pad_multiple > 512)
+        throw Error("pad_multiple must be between 1 and 512");
+    if (param_text.find('\0') != std::string::npos)
+        throw ModelError("param file is binary, not ncnn text (were the .param and .bin swapped?)");
+    if (!bin || bin_size == 0) throw ModelError("bin file is empty");
+
+    ParamGraph graph = ParamGraph::parse(param_text);
+    for (const auto& L : graph.layers)
+        if (ncnn::layer_to_index(L.type.c_str()) < 0)
+            throw ModelError("layer type '" + L.type + "' (layer '" + L.name +
+                             "') is not built into this ncnn; rebuild with "
+                             "-DNANODET_NCNN_ALL_LAYERS=ON or use a supported graph");
+
+    std::unique_ptr<Detector> d(new Detector());
+    Impl& m = *d->impl_;
+    m.opts = opts;
+    apply_precision(m.net.opt, opts.precision);
+    m.net.opt.num_threads = opts.num_threads;
+    if (m.net.load_param_mem(param_text.c_str()) != 0)
+        throw ModelError("ncnn rejected the param file (see ncnn's message above)");
+
+    m.weights.assign(bin, bin + bin_size);
+    const unsigned char* cursor = m.weights.data();
+    ncnn::DataReaderFromMemory reader(cursor, m.weights.size());
+    if (m.net.load_model(reader) != 0)
+        throw ModelError("bin file is too short for this param file (" + std::to_string(bin_size) +
+                         " bytes): truncated, or weights of another model");
+    size_t used = size_t(cursor - m.weights.data());
+    if (used != bin_size)
+        throw ModelError("bin file has " + std::to_string(bin_size) + " bytes but the param file's "
+                         "layers use " + std::to_string(used) +
+                         ": the weights belong to another model");
+
+    m.layout = infer_head_layout(m.net, graph, opts.head);
+    m.target_w = opts.input_width ? opts.input_width : m.layout.info.default_input_width;
+    m.target_h = opts.input_height ? opts.input_height : m.layout.info.default_input_height;
+    if (opts.input_width && !opts.input_height) m.target_h = opts.input_width;
+    if (opts.input_height && !opts.input_width) m.target_w = opts.input_height;
+    m.source = "<memory>";
+    return d;
+}
+
+const HeadInfo& Detector::head() const { return impl_->layout.info; }
+const DetectorOptions& Detector::options() const { return impl_->opts; }
+int Detector::input_width() const { return impl_->target_w; }
+int Detector::input_height() const { return impl_->target_h; }
+
+std::string Detector::describe() const {
+    const HeadInfo& h = impl_->layout.info;
+    std::ostringstream s;
+    s << h.legacy_or_plus << " head: " << h.num_classes << " classes, reg_max " << h.reg_max
+      << ", strides";
+    for (int st : h.strides) s << " " << st;
+    s << ", centre offset " << h.center_offset << ", "
+      << (h.cls_sigmoid ? "sigmoid scores" : "raw logits") << ", "
+      << (h.family == HeadFamily::SingleOutput ? "single output" : "per-stride outputs")
+      << "; input '" << h.input_blob << "' " << impl_->target_w << "x" << impl_->target_h
+      << "; outputs";
+    for (const auto& o : impl_->layout.outputs)
+        s << " " << o.blob << (o.role == OutputSpec::Cls ? "(cls" : o.role == OutputSpec::Dis ? "(dis" : "(cls+dis")
+          << (o.channel_major ? ",KxN)" : ",NxK)");
+    return s.str();
+}
+
+std::vector<ncnn::Mat> Detector::Impl::extract_all(const ncnn::Mat& in) const {
+    ncnn::Extractor ex = net.create_extractor();
+    ex.set_light_mode(true);
+    if (ex.input(layout.info.input_blob.c_str(), in) != 0)
+        throw ModelError("ncnn refused the input blob");
+    std::vector<ncnn::Mat> outs(layout.outputs.size());
+    for (size_t k = 0; k < outs.size(); ++k) {
+        if (ex.extract(layout.outputs[k].blob.c_str(), outs[k]) != 0 || outs[k].empty())
+            throw ModelError("ncnn failed to compute output '" + layout.outputs[k].blob + "'");
+        outs[k] = dense(outs[k]);
+    }
+    return outs;
+}
+
+size_t Detector::run_network(int input_w, int input_h) const {
+    ncnn::Mat in(input_w, input_h, 3);
+    in.fill(0.f);
+    size_t n = 0;
+    for (const auto& o : impl_->extract_all(in)) n += o.total();
+    return n;
+}
+
+// Views per pyramid level over the extracted outputs, checked against the input size.
+static std::vector<LevelView> level_views(const HeadLayout& L, const std::vector<ncnn::Mat>& outs,
+                                          int in_w, int in_h) {
+    const HeadInfo& h = L.info;
+    std::vector<LevelView> levels(h.strides.size());
+    for (size_t l = 0; l < levels.size(); ++l) {
+        levels[l].stride = h.strides[l];
+        levels[l].fw = feature_size(in_w, h.strides[l]);
+        levels[l].fh = feature_size(in_h, h.strides[l]);
+    }
+    for (size_t k = 0; k < L.outputs.size(); ++k) {
+        const OutputSpec& o = L.outputs[k];
+        const ncnn::Mat& m = outs[k];
+        long expected = 0;
+        for (int l : o.levels) expected += long(levels[l].fw) * levels[l].fh;
+        const long total = long(m.w) * m.h * m.d * m.c;
+        if (total != expected * o.channels)
+            throw ModelError("output '" + o.blob + "' has " + std::to_string(total) +
+                             " values at input " + std::to_string(in_w) + "x" +
+                             std::to_string(in_h) + ", expected " +
+                             std::to_string(expected * o.channels));
+        const float* base = static_cast<const float*>(m.data);
+        const int astep = o.channel_major ? 1 : o.channels;
+        const int cstep = o.channel_major ? int(expected) : 1;
+        long offset = 0;
+        for (int l : o.levels) {
+            TensorView v{base + offset * astep, astep, cstep};
+            if (o.role == OutputSpec::Dis) {
+                levels[l].dis = v;
+            } else {
+                levels[l].cls = v;
+                if (o.role == OutputSpec::Both) {
+                    v.base += long(h.num_classes) * cstep;
+                    levels[l].dis = v;
+                }
+            }
+            offset += long(levels[l].fw) * levels[l].fh;
+        }
+    }
+    return levels;
+}
+
+DetectResult Detector::detect(const uint8_t* pixels, int w, int h, int stride_bytes,
+                              const DetectParams& p) const {
+    const Impl& m = *impl_;
+    if (!pixels) throw InputError("image buffer is null");
+    if (w <= 0 || h <= 0) throw InputError("image is empty (" + std::to_string(w) + "x" +
+                                           std::to_string(h) + ")");
+    if (w > 65535 || h > 65535) throw InputError("image is larger than 65535 pixels on a side");
+    if (stride_bytes < w * channels_of(p.pixel_format))
+        throw InputError("row stride is smaller than one row of pixels");
+    if (!(p.conf >= 0.f && p.conf <= 1.f)) throw Error("conf must be within [0, 1]");
+    if (!(p.iou >= 0.f && p.iou <= 1.f)) throw Error("iou must be within [0, 1]");
+    if (p.max_det < 0) throw Error("max_det must be >= 0");
+
+    DetectResult r;
+    auto t0 = Clock::now();
+    Placement pl = plan_placement(w, h, m.target_w, m.target_h, m.opts.resize, m.opts.pad_multiple);
+    ncnn::Mat in = preprocess(pixels, w, h, stride_bytes, p.pixel_format, pl, m.opts.mean.data(),
+                              m.opts.norm.data());
+    r.input_width = pl.input_w;
+    r.input_height = pl.input_h;
+    r.times.preprocess_ms = ms_since(t0);
+
+    t0 = Clock::now();
+    std::vector<ncnn::Mat> outs = m.extract_all(in);
+    r.times.inference_ms = ms_since(t0);
+
+    t0 = Clock::now();
+    const HeadInfo& hi = m.layout.info;
+    std::vector<LevelView> levels = level_views(m.layout, outs, pl.input_w, pl.input_h);
+    DecodeConfig cfg;
+    cfg.num_classes = hi.num_classes;
+    cfg.reg_max = hi.reg_max;
+    cfg.cls_sigmoid = hi.cls_sigmoid;
+    cfg.center_offset = hi.center_offset;
+    cfg.conf = p.conf;
+    cfg.multi_label = p.nms == NmsMode::MultiLabel;
+    cfg.max_candidates = p.max_candidates;
+    std::vector<Candidate> cands;
+    scan_scores(levels, cfg, cands);
+    std::vector<float> boxes;
+    decode_boxes(levels, cfg, cands, boxes);
+    // Clip to the resized frame (padding is not image), as the reference clips to the input.
+    const float cx0 = pl.pad_left, cy0 = pl.pad_top;
+    const float cx1 = cx0 + pl.content_w, cy1 = cy0 + pl.content_h;
+    std::vector<float> scores;
+    std::vector<int> classes;
+    scores.reserve(cands.size());
+    classes.reserve(cands.size());
+    size_t n = 0;
+    for (size_t k = 0; k < cands.size(); ++k) {
+        const float* b = &boxes[4 * k];
+        if (!(std::isfinite(b[0]) && std::isfinite(b[1]) && std::isfinite(b[2]) &&
+              std::isfinite(b[3])))
+            continue;  // NaN distance bins: never reported
+        float* o = &boxes[4 * n++];
+        o[0] = std::min(std::max(b[0], cx0), cx1);
+        o[1] = std::min(std::max(b[1], cy0), cy1);
+        o[2] = std::min(std::max(b[2], cx0), cx1);
+        o[3] = std::min(std::max(b[3], cy0), cy1);
+        scores.push_back(cands[k].score);
+        classes.push_back(cands[k].class_id);
+    }
+    boxes.resize(4 * n);
+    r.times.decode_ms = ms_since(t0);
+
+    t0 = Clock::now();
+    std::vector<int> keep = nms(boxes, scores, classes, p.iou, p.nms == NmsMode::Agnostic, p.max_det);
+    const float sx = float(w) / pl.content_w, sy = float(h) / pl.content_h;
+    r.detections.reserve(keep.size());
+    for (int k : keep) {
+        const float* b = &boxes[4 * k];
+        Detection d;
+        d.x1 = std::min(std::max((b[0] - cx0) * sx, 0.f), float(w));
+        d.y1 = std::min(std::max((b[1] - cy0) * sy, 0.f), float(h));
+        d.x2 = std::min(std::max((b[2] - cx0) * sx, 0.f), float(w));
+        d.y2 = std::min(std::max((b[3] - cy0) * sy, 0.f), float(h));
+        d.score = scores[k];
+        d.class_id = classes[k];
+        r.detections.push_back(d);
+    }
+    r.times.nms_ms = ms_since(t0);
+    return r;
+}
+
+const char* ncnn_version() { return NCNN_VERSION_STRING; }
+const char* kernels_name() { return NANODET_HAVE_NEON ? "neon" : "scalar"; }
+
+}  // namespace nanodet

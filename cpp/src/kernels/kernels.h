@@ -1,0 +1,42 @@
+// The hot loops of decode and NMS. kernels_scalar.cpp is the portable reference; on aarch64
+// arm/kernels_neon.cpp provides NEON versions and the un-suffixed names forward to them.
+#pragma once
+
+namespace nanodet {
+namespace kernels {
+
+// best[i] = max over c < C of base[i * anchor_step + c]          (anchors x classes layout)
+void max_rows_scalar(const float* base, int n, int C, int anchor_step, float* best);
+// best[i] = max over c < C of base[c * channel_step + i]         (classes x anchors layout)
+void max_cols_scalar(const float* base, int n, int C, int channel_step, float* best);
+// out[side] = sum_j j * softmax(bins)_j for the 4 sides; bin j of side s at p[(s*nbins + j)*step]
+void dfl_distances_scalar(const float* p, int nbins, int step, float out[4]);
+// iou[k] = IoU(box, boxes[k]) for boxes given as x1,y1,x2,y2 rows and precomputed areas
+void iou_many_scalar(const float box[4], float box_area, const float* boxes, const float* areas,
+                     int n, float* iou);
+
+#if defined(__ARM_NEON) && defined(__aarch64__)
+#define NANODET_HAVE_NEON 1
+void max_rows_neon(const float* base, int n, int C, int anchor_step, float* best);
+void max_cols_neon(const float* base, int n, int C, int channel_step, float* best);
+void dfl_distances_neon(const float* p, int nbins, int step, float out[4]);
+void iou_many_neon(const float box[4], float box_area, const float* boxes, const float* areas,
+                   int n, float* iou);
+inline void max_rows(const float* b, int n, int C, int s, float* o) { max_rows_neon(b, n, C, s, o); }
+inline void max_cols(const float* b, int n, int C, int s, float* o) { max_cols_neon(b, n, C, s, o); }
+inline void dfl_distances(const float* p, int nb, int s, float o[4]) { dfl_distances_neon(p, nb, s, o); }
+inline void iou_many(const float b[4], float a, const float* bs, const float* as, int n, float* o) {
+    iou_many_neon(b, a, bs, as, n, o);
+}
+#else
+#define NANODET_HAVE_NEON 0
+inline void max_rows(const float* b, int n, int C, int s, float* o) { max_rows_scalar(b, n, C, s, o); }
+inline void max_cols(const float* b, int n, int C, int s, float* o) { max_cols_scalar(b, n, C, s, o); }
+inline void dfl_distances(const float* p, int nb, int s, float o[4]) { dfl_distances_scalar(p, nb, s, o); }
+inline void iou_many(const float b[4], float a, const float* bs, const float* as, int n, float* o) {
+    iou_many_scalar(b, a, bs, as, n, o);
+}
+#endif
+
+}  // namespace kernels
+}  // namespace nanodet

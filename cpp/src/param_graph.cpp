@@ -1,0 +1,139 @@
+#include "param_graph.h"
+
+#include <cstdlib>
+#include <set>
+#include <sstream>
+
+#include "nanodet_ncnn/types.h"
+
+namespace nanodet {
+
+namespace {
+
+const std::set<std::string>& data_movers() {
+    static const std::set<std::string> s{"Reshape", "Permute", "Flatten", "Concat", "Split",
+                                         "Slice",   "Crop",    "Squeeze", "ExpandDims", "Noop",
+                                         "Packing", "Cast",    "Dropout"};
+    return s;
+}
+
+[[noreturn]] void fail(int line, const std::string& why) {
+    throw ModelError("param file line " + std::to_string(line) + ": " + why);
+}
+
+}  // namespace
+
+int ParamLayer::int_param(int key, int dflt) const {
+    auto it = params.find(key);
+    return it == params.end() ? dflt : std::atoi(it->second.c_str());
+}
+
+ParamGraph ParamGraph::parse(const std::string& text) {
+    std::istringstream in(text);
+    std::string line;
+    int lineno = 0;
+    auto next_line = [&]() -> bool {
+        while (std::getline(in, line)) {
+            ++lineno;
+            if (line.find_first_not_of(" \t\r") != std::string::npos) return true;
+        }
+        return false;
+    };
+    if (!next_line()) throw ModelError("param file is empty");
+    {
+        std::istringstream ls(line);
+        long magic = 0;
+        if (!(ls >> magic) || magic != 7767517)
+            throw ModelError(
+                "not an ncnn text param file (first line must be the magic number 7767517)");
+    }
+    if (!next_line()) fail(lineno, "missing 'layer_count blob_count' line");
+    int layer_count = 0, blob_count = 0;
+    {
+        std::istringstream ls(line);
+        if (!(ls >> layer_count >> blob_count) || layer_count <= 0 || blob_count <= 0 ||
+            layer_count > 1000000 || blob_count > 1000000)
+            fail(lineno, "bad 'layer_count blob_count' line");
+    }
+    ParamGraph g;
+    g.layers.reserve(layer_count);
+    for (int i = 0; i < layer_count; ++i) {
+        if (!next_line())
+            fail(lineno, "file ends after " + std::to_string(i) + " of " +
+                             std::to_string(layer_count) + " layers (truncated?)");
+        std::istringstream ls(line);
+        ParamLayer L;
+        int nb = -1, nt = -1;
+        if (!(ls >> L.type >> L.name >> nb >> nt) || nb < 0 || nt < 0 || nb > 4096 || nt > 4096)
+            fail(lineno, "expected 'type name bottom_count top_count ...'");
+        for (int k = 0; k < nb; ++k) {
+            std::string b;
+            if (!(ls >> b)) fail(lineno, "missing bottom blob name");
+            L.bottoms.push_back(b);
+        }
+        for (int k = 0; k < nt; ++k) {
+            std::string t;
+            if (!(ls >> t)) fail(lineno, "missing top blob name");
+            L.tops.push_back(t);
+        }
+        std::string kv;
+        while (ls >> kv) {
+            auto eq = kv.find('=');
+            if (eq == std::string::npos || eq == 0) fail(lineno, "bad parameter '" + kv + "'");
+            char* end = nullptr;
+            long key = std::strtol(kv.c_str(), &end, 10);
+            if (end != kv.c_str() + eq) fail(lineno, "bad parameter key in '" + kv + "'");
+            std::string val = kv.substr(eq + 1);
+            if (key <= -23300) {
+                std::vector<std::string> items;
+                std::stringstream vs(val);
+                std::string item;
+                while (std::getline(vs, item, ',')) items.push_back(item);
+                if (items.empty()) fail(lineno, "empty array parameter");
+                items.erase(items.begin());  // leading element count
+                L.arrays[int(-key - 23300)] = items;
+            } else {
+                L.params[int(key)] = val;
+            }
+        }
+        for (const auto& t : L.tops) g.producer[t] = int(g.layers.size());
+        g.layers.push_back(std::move(L));
+    }
+    return g;
+}
+
+bool ParamGraph::passes_through(const std::string& blob, const std::string& type) const {
+    std::vector<std::string> stack{blob};
+    std::set<std::string> seen;
+    while (!stack.empty()) {
+        std::string b = stack.back();
+        stack.pop_back();
+        if (!seen.insert(b).second) continue;
+        auto it = producer.find(b);
+        if (it == producer.end()) continue;
+        const ParamLayer& L = layers[it->second];
+        if (L.type == type) return true;
+        if (data_movers().count(L.type))
+            for (const auto& bb : L.bottoms) stack.push_back(bb);
+    }
+    return false;
+}
+
+const ParamLayer* ParamGraph::find_slice_above(const std::string& blob) const {
+    std::vector<std::string> stack{blob};
+    std::set<std::string> seen;
+    while (!stack.empty()) {
+        std::string b = stack.back();
+        stack.pop_back();
+        if (!seen.insert(b).second) continue;
+        auto it = producer.find(b);
+        if (it == producer.end()) continue;
+        const ParamLayer& L = layers[it->second];
+        if (L.type == "Slice") return &L;
+        if (data_movers().count(L.type) || L.type == "Sigmoid")
+            for (const auto& bb : L.bottoms) stack.push_back(bb);
+    }
+    return nullptr;
+}
+
+}  // namespace nanodet

@@ -1,0 +1,34 @@
+// A structural reading of an ncnn text .param: layer types, blob wiring and the few parameters
+// the head-layout inference needs. ncnn parses the file for inference; this only validates it
+// up front (clear errors before ncnn sees it) and answers questions about the graph.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace nanodet {
+
+struct ParamLayer {
+    std::string type, name;
+    std::vector<std::string> bottoms, tops;
+    std::map<int, std::string> params;            // key -> raw value text
+    std::map<int, std::vector<std::string>> arrays;  // key -> raw array items (ncnn's -23300-key)
+    int int_param(int key, int dflt) const;
+};
+
+struct ParamGraph {
+    std::vector<ParamLayer> layers;
+    std::map<std::string, int> producer;  // blob -> index of the layer that writes it
+
+    // Throws ModelError naming the line on malformed text.
+    static ParamGraph parse(const std::string& text);
+
+    // Walks from `blob` towards the inputs through layers that only move data (reshape, permute,
+    // concat, slice, ...), collecting the layer types met where the walk stops.
+    bool passes_through(const std::string& blob, const std::string& type) const;
+    // The first Slice met walking back from `blob` through data-moving layers, or nullptr.
+    const ParamLayer* find_slice_above(const std::string& blob) const;
+};
+
+}  // namespace nanodet

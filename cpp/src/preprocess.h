@@ -1,0 +1,29 @@
+// Frame -> network input: bilinear resize (ncnn's from_pixels_resize), centred padding,
+// (p - mean) * norm. Also the inverse mapping for boxes.
+#pragma once
+
+#include <cstdint>
+
+#include "mat.h"
+#include "nanodet_ncnn/types.h"
+
+namespace nanodet {
+
+// Where the resized frame sits inside the network input.
+struct Placement {
+    int src_w = 0, src_h = 0;          // source frame
+    int content_w = 0, content_h = 0;  // resized frame inside the input
+    int pad_left = 0, pad_top = 0;
+    int input_w = 0, input_h = 0;  // network input tensor
+};
+
+Placement plan_placement(int src_w, int src_h, int target_w, int target_h, ResizeMode mode,
+                         int pad_multiple);
+
+// `stride_bytes` is the distance between rows of `pixels`.
+ncnn::Mat preprocess(const uint8_t* pixels, int w, int h, int stride_bytes, PixelFormat fmt,
+                     const Placement& p, const float mean[3], const float norm[3]);
+
+int channels_of(PixelFormat fmt);
+
+}  // namespace nanodet
