@@ -63,6 +63,15 @@ struct Detector::Impl {
     std::string source;
 
     std::vector<ncnn::Mat> extract_all(const ncnn::Mat& in) const;
+    // decode + NMS of one frame's outputs into r (detections, decode_ms, nms_ms)
+    void postprocess(const std::vector<ncnn::Mat>& outs, const Placement& pl, int w, int h,
+                     const DetectParams& p, DetectResult& r) const;
+};
+
+struct Detector::Captured {
+    std::vector<ncnn::Mat> outs;
+    Placement pl;
+    int w = 0, h = 0;
 };
 
 Detector::Detector() : impl_(new Impl) {}
@@ -219,18 +228,27 @@ static std::vector<LevelView> level_views(const HeadLayout& L, const std::vector
     return levels;
 }
 
-DetectResult Detector::detect(const uint8_t* pixels, int w, int h, int stride_bytes,
-                              const DetectParams& p) const {
-    const Impl& m = *impl_;
+static void check_params(const DetectParams& p) {
+    if (!(p.conf >= 0.f && p.conf <= 1.f)) throw Error("conf must be within [0, 1]");
+    if (!(p.iou >= 0.f && p.iou <= 1.f)) throw Error("iou must be within [0, 1]");
+    if (p.max_det < 0) throw Error("max_det must be >= 0");
+}
+
+static void check_frame(const uint8_t* pixels, int w, int h, int stride_bytes,
+                        const DetectParams& p) {
     if (!pixels) throw InputError("image buffer is null");
     if (w <= 0 || h <= 0) throw InputError("image is empty (" + std::to_string(w) + "x" +
                                            std::to_string(h) + ")");
     if (w > 65535 || h > 65535) throw InputError("image is larger than 65535 pixels on a side");
     if (stride_bytes < w * channels_of(p.pixel_format))
         throw InputError("row stride is smaller than one row of pixels");
-    if (!(p.conf >= 0.f && p.conf <= 1.f)) throw Error("conf must be within [0, 1]");
-    if (!(p.iou >= 0.f && p.iou <= 1.f)) throw Error("iou must be within [0, 1]");
-    if (p.max_det < 0) throw Error("max_det must be >= 0");
+    check_params(p);
+}
+
+DetectResult Detector::detect(const uint8_t* pixels, int w, int h, int stride_bytes,
+                              const DetectParams& p) const {
+    const Impl& m = *impl_;
+    check_frame(pixels, w, h, stride_bytes, p);
 
     DetectResult r;
     auto t0 = Clock::now();
@@ -245,7 +263,37 @@ DetectResult Detector::detect(const uint8_t* pixels, int w, int h, int stride_by
     std::vector<ncnn::Mat> outs = m.extract_all(in);
     r.times.inference_ms = ms_since(t0);
 
-    t0 = Clock::now();
+    m.postprocess(outs, pl, w, h, p, r);
+    return r;
+}
+
+std::shared_ptr<const Detector::Captured> Detector::capture(const uint8_t* pixels, int w, int h,
+                                                            int stride_bytes,
+                                                            const DetectParams& p) const {
+    check_frame(pixels, w, h, stride_bytes, p);
+    const Impl& m = *impl_;
+    auto c = std::make_shared<Captured>();
+    c->pl = plan_placement(w, h, m.target_w, m.target_h, m.opts.resize, m.opts.pad_multiple);
+    c->outs = m.extract_all(preprocess(pixels, w, h, stride_bytes, p.pixel_format, c->pl,
+                                       m.opts.mean.data(), m.opts.norm.data()));
+    c->w = w;
+    c->h = h;
+    return c;
+}
+
+DetectResult Detector::postprocess(const Captured& c, const DetectParams& p) const {
+    check_params(p);
+    DetectResult r;
+    r.input_width = c.pl.input_w;
+    r.input_height = c.pl.input_h;
+    impl_->postprocess(c.outs, c.pl, c.w, c.h, p, r);
+    return r;
+}
+
+void Detector::Impl::postprocess(const std::vector<ncnn::Mat>& outs, const Placement& pl, int w,
+                                 int h, const DetectParams& p, DetectResult& r) const {
+    const Impl& m = *this;
+    auto t0 = Clock::now();
     const HeadInfo& hi = m.layout.info;
     std::vector<LevelView> levels = level_views(m.layout, outs, pl.input_w, pl.input_h);
     DecodeConfig cfg;
@@ -300,10 +348,9 @@ DetectResult Detector::detect(const uint8_t* pixels, int w, int h, int stride_by
         r.detections.push_back(d);
     }
     r.times.nms_ms = ms_since(t0);
-    return r;
 }
 
 const char* ncnn_version() { return NCNN_VERSION_STRING; }
-const char* kernels_name() { return NANODET_HAVE_NEON ? "neon" : "scalar"; }
+const char* kernels_name() { return kernels::neon_enabled() ? "neon" : "scalar"; }
 
 }  // namespace nanodet

@@ -32,6 +32,14 @@ public:
     // Returns the summed element count of the head outputs.
     size_t run_network(int input_w, int input_h) const;
 
+    // For benchmarks and tests: preprocess + network once and keep the outputs (capture), then
+    // run only decode + NMS on them as often as wanted (postprocess) -- the exact code detect()
+    // runs after inference. postprocess(*capture(...), p) gives detect(...)'s detections.
+    struct Captured;  // opaque: one frame's network outputs and placement
+    std::shared_ptr<const Captured> capture(const uint8_t* pixels, int w, int h, int stride_bytes,
+                                            const DetectParams& params = {}) const;
+    DetectResult postprocess(const Captured& captured, const DetectParams& params = {}) const;
+
     const HeadInfo& head() const;
     const DetectorOptions& options() const;
     int input_width() const;   // the target size in use (options or the graph's default)

@@ -22,14 +22,28 @@ void max_cols_neon(const float* base, int n, int C, int channel_step, float* bes
 void dfl_distances_neon(const float* p, int nbins, int step, float out[4]);
 void iou_many_neon(const float box[4], float box_area, const float* boxes, const float* areas,
                    int n, float* iou);
-inline void max_rows(const float* b, int n, int C, int s, float* o) { max_rows_neon(b, n, C, s, o); }
-inline void max_cols(const float* b, int n, int C, int s, float* o) { max_cols_neon(b, n, C, s, o); }
-inline void dfl_distances(const float* p, int nb, int s, float o[4]) { dfl_distances_neon(p, nb, s, o); }
+// Runtime switch for tests and benchmarks (end-to-end and instruction-count comparisons of NEON
+// against scalar in one build): on by default; off when the environment variable
+// NANODET_KERNELS=scalar is set at start-up, or after set_neon_enabled(false).
+// Defined in arm/kernels_neon.cpp. One relaxed atomic load per kernel call.
+bool neon_enabled();
+void set_neon_enabled(bool on);
+inline void max_rows(const float* b, int n, int C, int s, float* o) {
+    neon_enabled() ? max_rows_neon(b, n, C, s, o) : max_rows_scalar(b, n, C, s, o);
+}
+inline void max_cols(const float* b, int n, int C, int s, float* o) {
+    neon_enabled() ? max_cols_neon(b, n, C, s, o) : max_cols_scalar(b, n, C, s, o);
+}
+inline void dfl_distances(const float* p, int nb, int s, float o[4]) {
+    neon_enabled() ? dfl_distances_neon(p, nb, s, o) : dfl_distances_scalar(p, nb, s, o);
+}
 inline void iou_many(const float b[4], float a, const float* bs, const float* as, int n, float* o) {
-    iou_many_neon(b, a, bs, as, n, o);
+    neon_enabled() ? iou_many_neon(b, a, bs, as, n, o) : iou_many_scalar(b, a, bs, as, n, o);
 }
 #else
 #define NANODET_HAVE_NEON 0
+inline bool neon_enabled() { return false; }
+inline void set_neon_enabled(bool) {}
 inline void max_rows(const float* b, int n, int C, int s, float* o) { max_rows_scalar(b, n, C, s, o); }
 inline void max_cols(const float* b, int n, int C, int s, float* o) { max_cols_scalar(b, n, C, s, o); }
 inline void dfl_distances(const float* p, int nb, int s, float o[4]) { dfl_distances_scalar(p, nb, s, o); }

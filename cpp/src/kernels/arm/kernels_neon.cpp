@@ -1,0 +1,272 @@
+// NEON (AArch64 ASIMD) versions of the decode / NMS kernels declared in ../kernels.h.
+//
+// Contract: the same results as kernels_scalar.cpp.
+//   * max_rows / max_cols / iou_many are bit-for-bit identical to the scalar code for every input
+//     (NaN, +-inf, +-0, ties, any size, any stride). The vector loops use FMAX, which propagates
+//     NaN and may pick the other sign of a zero maximum; the (rare) rows or lanes whose vector
+//     result is NaN or zero are recomputed with the scalar rule, so NaN still never wins a max and
+//     the sign of a zero maximum is the scalar one.
+//   * dfl_distances uses a polynomial expf (range reduction by ln2 with a two-constant split, then
+//     a degree-7 polynomial, Cephes-style minimax coefficients) after the same max subtraction as
+//     the scalar code. Its relative error is ~1e-7, so distances differ from the exact-expf
+//     reference by well under 1e-5 relative; terms below FLT_MIN (exp(x) for x < -87.33) are
+//     flushed to 0 where expf would give a denormal (an absolute difference below 1e-37).
+//     Any NaN bin, or a +inf bin, gives NaN exactly as in the scalar code.
+//
+// No runtime dispatch: everything here is baseline ARMv8.0 ASIMD fp32 (no fp16, dotprod or SVE),
+// which every AArch64 CPU has, so one build serves cortex-a53/a72/a76 and newer alike.
+#include <arm_neon.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+#include "../kernels.h"
+
+namespace nanodet {
+namespace kernels {
+
+namespace {
+
+bool neon_from_env() {
+    const char* v = std::getenv("NANODET_KERNELS");
+    return !(v && std::strcmp(v, "scalar") == 0);
+}
+std::atomic<bool> g_neon_enabled{neon_from_env()};
+
+// The scalar max rule (NaN never wins, the first of equal values is kept).
+inline float exact_max_strided(const float* p, int C, long step) {
+    float m = -INFINITY;
+    for (int c = 0; c < C; ++c) {
+        const float x = p[c * step];
+        m = x > m ? x : m;
+    }
+    return m;
+}
+
+// A vector max that is only trusted when it is neither NaN nor zero.
+inline bool needs_exact(float m) { return !(m != 0.f) || m != m; }  // NaN or +-0
+
+inline uint32x4_t needs_exact(float32x4_t m) {
+    const uint32x4_t is_num = vceqq_f32(m, m);
+    const uint32x4_t is_zero = vceqq_f32(m, vdupq_n_f32(0.f));
+    return vorrq_u32(vmvnq_u32(is_num), is_zero);
+}
+
+}  // namespace
+
+namespace {
+
+// Lane-wise partial maxima of one contiguous row of C >= 4 values (NaN-propagating FMAX).
+inline float32x4_t row_max4(const float* p, int C) {
+    float32x4_t m0, m1, m2, m3;
+    int c = 0;
+    if (C >= 16) {
+        const float32x4x4_t v = vld1q_f32_x4(p);
+        m0 = v.val[0], m1 = v.val[1], m2 = v.val[2], m3 = v.val[3];
+        c = 16;
+    } else {
+        m0 = m1 = m2 = m3 = vdupq_n_f32(-INFINITY);
+    }
+    for (; c + 32 <= C; c += 32) {
+        const float32x4x4_t a = vld1q_f32_x4(p + c);
+        const float32x4x4_t b = vld1q_f32_x4(p + c + 16);
+        m0 = vmaxq_f32(m0, vmaxq_f32(a.val[0], b.val[0]));
+        m1 = vmaxq_f32(m1, vmaxq_f32(a.val[1], b.val[1]));
+        m2 = vmaxq_f32(m2, vmaxq_f32(a.val[2], b.val[2]));
+        m3 = vmaxq_f32(m3, vmaxq_f32(a.val[3], b.val[3]));
+    }
+    if (c + 16 <= C) {
+        const float32x4x4_t a = vld1q_f32_x4(p + c);
+        m0 = vmaxq_f32(m0, a.val[0]);
+        m1 = vmaxq_f32(m1, a.val[1]);
+        m2 = vmaxq_f32(m2, a.val[2]);
+        m3 = vmaxq_f32(m3, a.val[3]);
+        c += 16;
+    }
+    for (; c + 4 <= C; c += 4) m0 = vmaxq_f32(m0, vld1q_f32(p + c));
+    return vmaxq_f32(vmaxq_f32(m0, m1), vmaxq_f32(m2, m3));
+}
+
+}  // namespace
+
+void max_rows_neon(const float* base, int n, int C, int anchor_step, float* best) {
+    if (C < 4) {
+        max_rows_scalar(base, n, C, anchor_step, best);
+        return;
+    }
+    const long step = anchor_step;
+    const int tail = C & ~3;  // classes [tail, C) are applied with the scalar rule
+    int i = 0;
+    // Four rows at a time: pairwise FMAXP folds the four row vectors into one vector of row maxima.
+    for (; i + 4 <= n; i += 4) {
+        const float* p = base + i * step;
+        const float32x4_t r0 = row_max4(p, C), r1 = row_max4(p + step, C);
+        const float32x4_t r2 = row_max4(p + 2 * step, C), r3 = row_max4(p + 3 * step, C);
+        const float32x4_t m = vpmaxq_f32(vpmaxq_f32(r0, r1), vpmaxq_f32(r2, r3));
+        vst1q_f32(best + i, m);
+        if (tail != C)
+            for (int k = 0; k < 4; ++k)
+                for (int c = tail; c < C; ++c) {
+                    const float x = p[k * step + c];
+                    best[i + k] = x > best[i + k] ? x : best[i + k];  // a NaN max stays NaN
+                }
+        if (vmaxvq_u32(needs_exact(vld1q_f32(best + i))))
+            for (int k = i; k < i + 4; ++k)
+                if (needs_exact(best[k])) best[k] = exact_max_strided(base + k * step, C, 1);
+    }
+    for (; i < n; ++i) {
+        const float* p = base + i * step;
+        float m = vmaxvq_f32(row_max4(p, C));
+        for (int c = tail; c < C; ++c) m = p[c] > m ? p[c] : m;
+        if (needs_exact(m)) m = exact_max_strided(p, C, 1);
+        best[i] = m;
+    }
+}
+
+void max_cols_neon(const float* base, int n, int C, int channel_step, float* best) {
+    const float32x4_t ninf = vdupq_n_f32(-INFINITY);
+    const long cs = channel_step;
+    int i = 0;
+    // 16 anchors at a time: four accumulators stay in registers across the C class rows.
+    for (; i + 16 <= n; i += 16) {
+        float32x4_t m0 = ninf, m1 = ninf, m2 = ninf, m3 = ninf;
+        const float* p = base + i;
+        for (int c = 0; c < C; ++c, p += cs) {
+            const float32x4x4_t v = vld1q_f32_x4(p);
+            m0 = vmaxq_f32(m0, v.val[0]);
+            m1 = vmaxq_f32(m1, v.val[1]);
+            m2 = vmaxq_f32(m2, v.val[2]);
+            m3 = vmaxq_f32(m3, v.val[3]);
+        }
+        vst1q_f32(best + i, m0);
+        vst1q_f32(best + i + 4, m1);
+        vst1q_f32(best + i + 8, m2);
+        vst1q_f32(best + i + 12, m3);
+        const uint32x4_t bad = vorrq_u32(vorrq_u32(needs_exact(m0), needs_exact(m1)),
+                                         vorrq_u32(needs_exact(m2), needs_exact(m3)));
+        if (vmaxvq_u32(bad))
+            for (int k = i; k < i + 16; ++k)
+                if (needs_exact(best[k])) best[k] = exact_max_strided(base + k, C, cs);
+    }
+    for (; i + 4 <= n; i += 4) {
+        float32x4_t m0 = ninf;
+        const float* p = base + i;
+        for (int c = 0; c < C; ++c, p += cs) m0 = vmaxq_f32(m0, vld1q_f32(p));
+        vst1q_f32(best + i, m0);
+        if (vmaxvq_u32(needs_exact(m0)))
+            for (int k = i; k < i + 4; ++k)
+                if (needs_exact(best[k])) best[k] = exact_max_strided(base + k, C, cs);
+    }
+    for (; i < n; ++i) best[i] = exact_max_strided(base + i, C, cs);
+}
+
+namespace {
+
+// exp(x) for x <= 0 (the softmax after max subtraction); NaN in -> NaN out.
+inline float32x4_t exp_nonpositive(float32x4_t x) {
+    const float32x4_t lo = vdupq_n_f32(-87.3365447505f);  // below this expf is denormal or 0
+    const uint32x4_t tiny = vcltq_f32(x, lo);              // false for NaN
+    x = vmaxq_f32(x, lo);                                   // FMAX keeps NaN
+    // x = k ln2 + r, |r| <= ln2 / 2; ln2 split in two so that k * hi is exact.
+    const float32x4_t k = vrndnq_f32(vmulq_n_f32(x, 1.44269504089f));
+    float32x4_t r = vfmsq_f32(x, k, vdupq_n_f32(0.693359375f));
+    r = vfmsq_f32(r, k, vdupq_n_f32(-2.12194440e-4f));
+    // exp(r) = 1 + r + r^2 * P(r), P of degree 5 (minimax on [-ln2/2, ln2/2]).
+    float32x4_t y = vdupq_n_f32(1.9875691500e-4f);
+    y = vfmaq_f32(vdupq_n_f32(1.3981999507e-3f), y, r);
+    y = vfmaq_f32(vdupq_n_f32(8.3334519073e-3f), y, r);
+    y = vfmaq_f32(vdupq_n_f32(4.1665795894e-2f), y, r);
+    y = vfmaq_f32(vdupq_n_f32(1.6666665459e-1f), y, r);
+    y = vfmaq_f32(vdupq_n_f32(5.0000001201e-1f), y, r);
+    const float32x4_t r2 = vmulq_f32(r, r);
+    y = vfmaq_f32(vaddq_f32(r, vdupq_n_f32(1.f)), y, r2);
+    // times 2^k, built in the exponent field (k in [-126, 0] here, so 2^k is a normal float).
+    const int32x4_t ki = vcvtq_s32_f32(k);
+    const float32x4_t scale =
+        vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(ki, vdupq_n_s32(127)), 23));
+    y = vmulq_f32(y, scale);
+    return vreinterpretq_f32_u32(vbicq_u32(vreinterpretq_u32_f32(y), tiny));
+}
+
+// v[j] holds bin j of the four sides (lane s = side s). Softmax + integral per lane.
+inline float32x4_t dfl_lanes(const float32x4_t* v, int nbins) {
+    float32x4_t m = v[0];
+    for (int j = 1; j < nbins; ++j) m = vmaxq_f32(m, v[j]);  // NaN anywhere -> NaN result
+    float32x4_t sum = exp_nonpositive(vsubq_f32(v[0], m));
+    float32x4_t acc = vdupq_n_f32(0.f);
+    for (int j = 1; j < nbins; ++j) {
+        const float32x4_t e = exp_nonpositive(vsubq_f32(v[j], m));
+        sum = vaddq_f32(sum, e);
+        acc = vfmaq_n_f32(acc, e, float(j));
+    }
+    return vdivq_f32(acc, sum);
+}
+
+}  // namespace
+
+void dfl_distances_neon(const float* p, int nbins, int step, float out[4]) {
+    if (nbins == 8 && step == 1) {
+        // 32 contiguous floats, side-major. vld4 de-interleaves by 4, uzp then pairs the halves:
+        // a.val[k] = (s0 b_k, s0 b_k+4, s1 b_k, s1 b_k+4), b.val[k] the same for sides 2 and 3.
+        const float32x4x4_t a = vld4q_f32(p);
+        const float32x4x4_t b = vld4q_f32(p + 16);
+        float32x4_t v[8];
+        for (int k = 0; k < 4; ++k) {
+            v[k] = vuzp1q_f32(a.val[k], b.val[k]);
+            v[k + 4] = vuzp2q_f32(a.val[k], b.val[k]);
+        }
+        vst1q_f32(out, dfl_lanes(v, 8));
+        return;
+    }
+    if (nbins < 1 || nbins > 64) {
+        dfl_distances_scalar(p, nbins, step, out);
+        return;
+    }
+    // Any stride (e.g. the channel-major 112 x N output): gather bin j of the four sides.
+    float32x4_t v[64];
+    const long side = (long)nbins * step;
+    for (int j = 0; j < nbins; ++j) {
+        const float* q = p + (long)j * step;
+        float32x4_t t = vdupq_n_f32(q[0]);
+        t = vld1q_lane_f32(q + side, t, 1);
+        t = vld1q_lane_f32(q + 2 * side, t, 2);
+        t = vld1q_lane_f32(q + 3 * side, t, 3);
+        v[j] = t;
+    }
+    vst1q_f32(out, dfl_lanes(v, nbins));
+}
+
+void iou_many_neon(const float box[4], float box_area, const float* boxes, const float* areas,
+                   int n, float* iou) {
+    const float32x4_t bx1 = vdupq_n_f32(box[0]), by1 = vdupq_n_f32(box[1]);
+    const float32x4_t bx2 = vdupq_n_f32(box[2]), by2 = vdupq_n_f32(box[3]);
+    const float32x4_t ba = vdupq_n_f32(box_area), zero = vdupq_n_f32(0.f);
+    int k = 0;
+    for (; k + 4 <= n; k += 4) {
+        const float32x4x4_t q = vld4q_f32(boxes + 4 * k);  // x1, y1, x2, y2 of 4 boxes
+        // std::min(a, b) = b < a ? b : a and std::max(a, b) = a < b ? b : a, selected exactly
+        // (FMIN/FMAX would differ on NaN).
+        const float32x4_t ix2 = vbslq_f32(vcltq_f32(q.val[2], bx2), q.val[2], bx2);
+        const float32x4_t ix1 = vbslq_f32(vcltq_f32(bx1, q.val[0]), q.val[0], bx1);
+        const float32x4_t iy2 = vbslq_f32(vcltq_f32(q.val[3], by2), q.val[3], by2);
+        const float32x4_t iy1 = vbslq_f32(vcltq_f32(by1, q.val[1]), q.val[1], by1);
+        const float32x4_t w = vsubq_f32(ix2, ix1);
+        const float32x4_t h = vsubq_f32(iy2, iy1);
+        const uint32x4_t pos = vandq_u32(vcgtq_f32(w, zero), vcgtq_f32(h, zero));
+        const float32x4_t inter =
+            vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(vmulq_f32(w, h)), pos));
+        const float32x4_t uni = vsubq_f32(vaddq_f32(ba, vld1q_f32(areas + k)), inter);
+        const float32x4_t r = vdivq_f32(inter, uni);
+        vst1q_f32(iou + k, vreinterpretq_f32_u32(
+                               vandq_u32(vreinterpretq_u32_f32(r), vcgtq_f32(uni, zero))));
+    }
+    if (k < n) iou_many_scalar(box, box_area, boxes + 4 * k, areas + k, n - k, iou + k);
+}
+
+bool neon_enabled() { return g_neon_enabled.load(std::memory_order_relaxed); }
+void set_neon_enabled(bool on) { g_neon_enabled.store(on, std::memory_order_relaxed); }
+
+}  // namespace kernels
+}  // namespace nanodet

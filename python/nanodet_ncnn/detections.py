@@ -1,0 +1,86 @@
+"""Detections: numpy arrays of boxes, scores and class ids, with the class names."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One detected object: box in source-image pixels (x1, y1, x2, y2)."""
+
+    xyxy: tuple[float, float, float, float]
+    score: float
+    class_id: int
+    name: str
+
+
+class Detections:
+    """Detections for one image.
+
+    ``xyxy`` (n x 4 float32, source-image pixels), ``scores`` (n,) float32, ``class_ids`` (n,)
+    int32 and ``names`` (every class name of the model). Supports ``len``, iteration (yielding
+    :class:`Detection`), integer indexing, and slicing / boolean masks / index arrays (yielding
+    ``Detections``).
+    """
+
+    __slots__ = ("xyxy", "scores", "class_ids", "names", "times")
+
+    def __init__(self, xyxy, scores, class_ids, names: Sequence[str], times: dict | None = None):
+        #: per-stage milliseconds of the call that produced these detections (if any)
+        self.times = dict(times or {})
+        self.xyxy = np.asarray(xyxy, dtype=np.float32).reshape(-1, 4)
+        self.scores = np.asarray(scores, dtype=np.float32).reshape(-1)
+        self.class_ids = np.asarray(class_ids, dtype=np.int32).reshape(-1)
+        self.names = list(names)
+        if not (len(self.xyxy) == len(self.scores) == len(self.class_ids)):
+            raise ValueError("xyxy, scores and class_ids must have the same length")
+
+    @classmethod
+    def empty(cls, names: Sequence[str] = ()) -> "Detections":
+        return cls(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int32), names)
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+    def __iter__(self) -> Iterator[Detection]:
+        for i in range(len(self)):
+            yield self[i]
+
+    def __getitem__(self, index):
+        if isinstance(index, (int, np.integer)):
+            i = int(index)
+            c = int(self.class_ids[i])
+            return Detection(tuple(float(v) for v in self.xyxy[i]), float(self.scores[i]), c,
+                             self.class_name(c))
+        return Detections(self.xyxy[index], self.scores[index], self.class_ids[index], self.names)
+
+    def class_name(self, class_id: int) -> str:
+        return self.names[class_id] if 0 <= class_id < len(self.names) else str(class_id)
+
+    @property
+    def class_names(self) -> list[str]:
+        """The class name of each detection."""
+        return [self.class_name(int(c)) for c in self.class_ids]
+
+    def to_list(self) -> list[dict]:
+        return [{"box": [round(float(v), 2) for v in d.xyxy], "score": round(d.score, 5),
+                 "class_id": d.class_id, "name": d.name} for d in self]
+
+    def to_dict(self) -> dict:
+        return {"detections": self.to_list()}
+
+    def to_json(self, **kwargs) -> str:
+        return json.dumps(self.to_dict(), **kwargs)
+
+    def __repr__(self) -> str:
+        if not len(self):
+            return "Detections(0)"
+        counts: dict[str, int] = {}
+        for n in self.class_names:
+            counts[n] = counts.get(n, 0) + 1
+        summary = ", ".join(f"{v} {k}" for k, v in counts.items())
+        return f"Detections({len(self)}: {summary})"

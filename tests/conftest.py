@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from oracle import SPECS, iou_matrix, shared_dir
+
+SHARED = shared_dir()
+if not (SHARED / "models").is_dir():
+    raise pytest.UsageError(
+        f"shared test data not found at {SHARED}: put it at ../shared beside the repo or set "
+        "NANODET_NCNN_SHARED")
+MODELS = SHARED / "models"
+IMAGES = SHARED / "images"
+COCO = SHARED / "datasets" / "coco128-val2017"
+# The zoo finds its models offline here (no network in tests).
+os.environ.setdefault("NANODET_NCNN_MODELS", str(MODELS))
+
+
+def model_paths(key: str) -> tuple[Path, Path]:
+    base = MODELS / SPECS[key].rel
+    return Path(str(base) + ".param"), Path(str(base) + ".bin")
+
+
+def shared_images() -> list[Path]:
+    return sorted(p for p in IMAGES.iterdir() if p.suffix.lower() in (".jpg", ".png"))
+
+
+def coco_images() -> list[Path]:
+    return sorted((COCO / "images").glob("*.jpg"))
+
+
+@pytest.fixture(scope="session")
+def bus():
+    import cv2
+
+    return cv2.imread(str(IMAGES / "bus.jpg"))
+
+
+@pytest.fixture(scope="session")
+def zidane():
+    import cv2
+
+    return cv2.imread(str(IMAGES / "zidane.jpg"))
+
+
+def assert_same_detections(a, b, **kw):
+    problems, _ = unmatched_detections(a, b, **kw)
+    assert not problems, problems[0]
+
+
+def unmatched_detections(a, b, *, conf, nms_iou=0.6, box_iou=0.99, score_tol=1e-3, margin=2e-3,
+                         what=""):
+    """(problems, number of detections checked). Every detection of one side clearly above `conf` has a twin on the other side (same class,
+    IoU >= box_iou, |score diff| <= score_tol). Detections within `margin` of the threshold, or
+    ones whose NMS fate hinges on an IoU within 0.01 of `nms_iou`, may be unmatched."""
+    problems: list[str] = []
+    checked = 0
+    (ba, sa, la), (bb, sb, lb) = a, b
+    ba, bb = np.asarray(ba, np.float64).reshape(-1, 4), np.asarray(bb, np.float64).reshape(-1, 4)
+    for (b1, s1, l1), (b2, s2, l2), side in (((ba, sa, la), (bb, sb, lb), "first"),
+                                             ((bb, sb, lb), (ba, sa, la), "second")):
+        ious = iou_matrix(b1, b2) if len(b1) and len(b2) else np.zeros((len(b1), len(b2)))
+        self_ious = iou_matrix(b1, b1) if len(b1) else np.zeros((0, 0))
+        for i in range(len(b1)):
+            checked += 1
+            ok = [j for j in range(len(b2))
+                  if l2[j] == l1[i] and ious[i, j] >= box_iou and abs(s2[j] - s1[i]) <= score_tol]
+            if ok:
+                continue
+            if s1[i] <= conf + max(margin, score_tol):
+                continue
+            borderline = any(abs(self_ious[i, k] - nms_iou) < 0.01 for k in range(len(b1)) if k != i)
+            borderline |= any(abs(ious[i, j] - nms_iou) < 0.01 for j in range(len(b2)))
+            if borderline:
+                continue
+            best = int(np.argmax(ious[i])) if len(b2) else -1
+            problems.append(
+                f"{what}: detection {i} of the {side} set (class {l1[i]}, score {s1[i]:.4f}, "
+                f"box {np.round(b1[i], 1).tolist()}) has no twin; closest: "
+                + (f"class {l2[best]}, score {s2[best]:.4f}, IoU {ious[i, best]:.4f}"
+                   if best >= 0 else "none"))
+    return problems, checked
