@@ -80,7 +80,7 @@ class Detector:
                 raise IsADirectoryError(f"{what} path is a folder: {p}")
         self.param_path, self.bin_path = param, bin_path
         self._core = _core.Detector(
-            str(param), str(bin_path), num_threads=num_threads or default_threads(),
+            str(param), str(bin_path), num_threads=default_threads() if num_threads is None else int(num_threads),
             input_size=input_size, resize=resize, mean=mean, norm=norm, precision=precision,
             num_classes=num_classes, reg_max=reg_max, strides=list(strides),
             center_offset=-1.0 if center_offset is None else float(center_offset),
