@@ -2,7 +2,8 @@
 
 >>> import nanodet_ncnn
 >>> model = nanodet_ncnn.load("nanodet-plus-m-416")
->>> dets = model.detect("bus.jpg", conf=0.4)
+>>> model.predict("bus.jpg", conf=0.4).save("out/")
+>>> model.predict("in.mp4").save("out.mp4")
 """
 from __future__ import annotations
 
@@ -13,11 +14,13 @@ from ._core import InputError, ModelError, NanodetError, kernels, ncnn_version
 from .detections import Detection, Detections
 from .detector import Detector, read_image
 from .names import COCO_NAMES
+from .results import Result, Results, VideoPrediction
 from .zoo import ModelNotFoundError, models
 
 __version__ = "0.1.0"
 
-__all__ = ["load", "Detector", "Detections", "Detection", "models", "read_image", "COCO_NAMES",
+__all__ = ["load", "Detector", "Detections", "Detection", "Result", "Results", "VideoPrediction",
+           "models", "read_image", "COCO_NAMES",
            "ModelError", "InputError", "NanodetError", "ModelNotFoundError", "ncnn_version",
            "kernels", "__version__"]
 

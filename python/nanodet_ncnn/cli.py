@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 DEFAULT_MODEL = "nanodet-plus-m-416"
-IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
@@ -37,61 +36,76 @@ def _load(args):
                 input_size=size, resize=args.resize, precision=args.precision)
 
 
-def _images(sources: list[str]) -> list[Path]:
-    import glob
-
-    out: list[Path] = []
-    for s in sources:
-        p = Path(s)
-        if p.is_dir():
-            found = sorted(q for q in p.iterdir() if q.suffix.lower() in IMAGE_EXTS)
-            if not found:
-                raise FileNotFoundError(f"no images in folder {p}")
-            out += found
-        elif any(ch in s for ch in "*?["):
-            found = sorted(Path(q) for q in glob.glob(s) if Path(q).suffix.lower() in IMAGE_EXTS)
-            if not found:
-                raise FileNotFoundError(f"no images match {s}")
-            out += found
-        else:
-            if not p.exists():
-                raise FileNotFoundError(f"image not found: {p}")
-            out.append(p)
-    return out
-
-
 def cmd_detect(args) -> int:
-    import cv2
+    from .sources import expand_paths, is_single_image, is_video_source
 
-    from .detector import read_image
-    from .draw import draw_detections
-
-    paths = _images(args.source)
+    # Resolve every source before loading the model, so a typo fails fast.
+    plan = []
+    for src in args.source:
+        if is_video_source(src):
+            if not (src.isdigit() or "://" in src) and not Path(src).exists():
+                raise FileNotFoundError(f"video not found: {src}")
+            plan.append(("video", src))
+        elif is_single_image(src):
+            if not Path(src).exists():
+                raise FileNotFoundError(f"image not found: {src}")
+            plan.append(("images", [src]))
+        else:
+            plan.append(("images", expand_paths(src)))
     model = _load(args)
     out_dir = Path(args.out) if args.out else None
     if out_dir:
         out_dir.mkdir(parents=True, exist_ok=True)
+    kw = dict(conf=args.conf, iou=args.iou, nms=args.nms, max_det=args.max_det)
     report = []
-    for path in paths:
-        img = read_image(path)
-        dets = model.detect(img, conf=args.conf, iou=args.iou, nms=args.nms, max_det=args.max_det)
-        entry = {"image": str(path), "width": img.shape[1], "height": img.shape[0],
-                 "time_ms": round(dets.times["total"], 2), **dets.to_dict()}
-        if out_dir:
-            dest = out_dir / path.name
-            if not cv2.imwrite(str(dest), draw_detections(img, dets)):
-                raise OSError(f"could not write {dest}")
-            entry["saved"] = str(dest)
-        report.append(entry)
-        if not args.json:
-            print(f"{path}: {len(dets)} detections ({dets.times['total']:.1f} ms)"
-                  + (f" -> {entry['saved']}" if out_dir else ""))
-            for d in dets:
-                box = " ".join(f"{v:.1f}" for v in d.xyxy)
-                print(f"  {d.name:<16} {d.score:.3f}  [{box}]")
+    for kind, what in plan:
+        if kind == "video":
+            report.append(_detect_video(model, what, out_dir, args, kw))
+            continue
+        for r in model.predict(what, stream=True, progress=len(what) > 1 and not args.json, **kw):
+            entry = r.to_dict()
+            if out_dir:
+                entry["saved"] = str(r.save(out_dir))
+            if args.show:
+                r.show(wait=0)
+            report.append(entry)
+            if not args.json:
+                _print_result(r, entry.get("saved"))
     if args.json:
         print(json.dumps(report if len(report) != 1 else report[0], indent=2))
     return 0
+
+
+def _print_result(r, saved=None) -> None:
+    src = r.path or f"frame {r.index}"
+    print(f"{src}: {len(r)} detections ({r.speed.get('total', 0):.1f} ms)"
+          + (f" -> {saved}" if saved else ""))
+    for d in r:
+        box = " ".join(f"{v:.1f}" for v in d.xyxy)
+        print(f"  {d.name:<16} {d.score:.3f}  [{box}]")
+
+
+def _detect_video(model, src, out_dir, args, kw) -> dict:
+    vp = model.predict(src, max_frames=args.max_frames, progress=not args.json, **kw)
+    entry: dict = {"video": src}
+    if out_dir and not args.show:
+        entry["saved"] = str(vp.save(out_dir))
+    else:
+        from .results import show_image
+
+        frames = []
+        for r in vp:
+            frames.append({"index": r.index, "detections": len(r)})
+            if args.show and show_image(r.plot(), f"nanodet-ncnn {src}", wait=1) in (ord("q"), 27):
+                break
+        entry["frames"] = frames
+    entry.update({k: (round(v, 3) if isinstance(v, float) else v) for k, v in vp.stats.items()})
+    if not args.json:
+        st = vp.stats
+        print(f"{src}: {st['frames']} frames, {st['fps']:.1f} frames/s end to end, "
+              f"{st['detect_ms_mean']:.1f} ms detect per frame"
+              + (f" -> {entry['saved']}" if entry.get("saved") else ""))
+    return entry
 
 
 def cmd_models(args) -> int:
@@ -120,15 +134,20 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
-    d = sub.add_parser("detect", help="detect objects in images or folders",
-                       description="Detect objects; print them and optionally save annotated images.")
-    d.add_argument("source", nargs="+", help="image files, folders or glob patterns")
+    d = sub.add_parser("detect", help="detect objects in images, folders, videos or a webcam",
+                       description="Detect objects; print them and optionally save annotated "
+                                   "images / videos.")
+    d.add_argument("source", nargs="+",
+                   help="image files, folders, glob patterns, video files, stream URLs, or a "
+                        "webcam index such as 0")
     _model_args(d)
     d.add_argument("--conf", type=float, default=0.35, help="score threshold (default 0.35)")
     d.add_argument("--iou", type=float, default=0.6, help="NMS IoU threshold (default 0.6)")
     d.add_argument("--nms", choices=["class", "agnostic", "multilabel"], default="class")
     d.add_argument("--max-det", type=int, default=100)
-    d.add_argument("--out", "-o", help="folder for annotated images")
+    d.add_argument("--out", "-o", help="folder for annotated images and videos")
+    d.add_argument("--show", action="store_true", help="show results in a window (q quits video)")
+    d.add_argument("--max-frames", type=int, default=None, help="stop videos after N frames")
     d.add_argument("--json", action="store_true", help="print JSON instead of text")
     d.set_defaults(func=cmd_detect)
 
@@ -146,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (FileNotFoundError, IsADirectoryError, ValueError, TypeError, KeyError, OSError) as exc:
+    except (FileNotFoundError, IsADirectoryError, ValueError, TypeError, KeyError, OSError,
+            RuntimeError, ImportError) as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"nanodet-ncnn: error: {msg}", file=sys.stderr)
         return 2

@@ -140,3 +140,48 @@ class Detector:
         return Detections(xyxy, scores, class_ids, self.names, times)
 
     __call__ = detect
+
+    def predict(self, source, *, conf: float | None = None, iou: float | None = None,
+                nms: str | None = None, max_det: int | None = None, stream: bool = False,
+                progress: bool = True, max_frames: int | None = None):
+        """Predict on any source.
+
+        ``source``: an image path, array or PIL image (-> :class:`Result`); a list, folder or glob
+        (-> :class:`Results`, or a generator with ``stream=True``); a video file, webcam index or
+        stream URL (-> :class:`VideoPrediction`: iterate it, or ``.save("out.mp4")``; a generator
+        of results with ``stream=True``). Folders and videos show a progress bar unless
+        ``progress=False``.
+        """
+        from .results import Result, Results, VideoPrediction
+        from .sources import expand_paths, image_frame, is_single_image, is_video_source
+
+        kw = dict(conf=conf, iou=iou, nms=nms, max_det=max_det)
+
+        def run(frame) -> Result:
+            dets = self.detect(frame.image, pixel_format=frame.pixel_format, **kw)
+            return Result(dets, frame.image, frame.path, frame.index, frame.pixel_format)
+
+        if is_video_source(source):
+            vp = VideoPrediction(lambda img: self.detect(img, **kw), source,
+                                 max_frames=max_frames, progress=progress)
+            return iter(vp) if stream else vp
+        if is_single_image(source) and not stream:
+            return run(image_frame(source, 0))
+        items = [source] if is_single_image(source) else expand_paths(source)
+
+        def gen():
+            bar = None
+            if progress and len(items) > 1:
+                from tqdm.auto import tqdm
+
+                bar = tqdm(total=len(items), unit="img", leave=False)
+            try:
+                for i, item in enumerate(items):
+                    yield run(image_frame(item, i))
+                    if bar:
+                        bar.update(1)
+            finally:
+                if bar:
+                    bar.close()
+
+        return gen() if stream else Results(gen())
