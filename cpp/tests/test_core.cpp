@@ -196,6 +196,7 @@ TEST(decode_logit_threshold) {
     CHECK_NEAR(raw_threshold(cfg), 0.0, 1e-7);
     cfg.conf = 0.35f;
     CHECK_NEAR(raw_threshold(cfg), std::log(0.35 / 0.65), 1e-6);
+    cfg.num_classes = 2;
     ToyLevel t(2);
     for (int a = 0; a < 4; ++a) t.cls(a, 0) = t.cls(a, 1) = -5.f;
     t.cls(2, 1) = 0.f;  // sigmoid 0.5 > 0.35
