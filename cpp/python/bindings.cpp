@@ -229,6 +229,35 @@ PYBIND11_MODULE(_core, m) {
                 return d.run_network(w, h);
             },
             py::arg("width"), py::arg("height"))
+        .def(
+            "extract_blobs",
+            [](const Detector& d, py::handle image, std::vector<std::string> names,
+               const std::string& pixel_format) {
+                ImageView v = view_image(image);
+                bool rgb = parse_enum<bool>(pixel_format, {{"bgr", false}, {"rgb", true}},
+                                            "pixel_format");
+                PixelFormat pf = v.channels == 1   ? PixelFormat::GRAY
+                                 : v.channels == 4 ? (rgb ? PixelFormat::RGBA : PixelFormat::BGRA)
+                                                   : (rgb ? PixelFormat::RGB : PixelFormat::BGR);
+                const uint8_t* px = static_cast<const uint8_t*>(v.arr.data());
+                std::vector<Detector::Blob> blobs;
+                {
+                    py::gil_scoped_release nogil;
+                    blobs = d.extract_blobs(px, v.w, v.h, v.stride, names, pf);
+                }
+                py::dict out;
+                for (size_t k = 0; k < names.size(); ++k) {
+                    std::vector<py::ssize_t> shape(blobs[k].shape.begin(), blobs[k].shape.end());
+                    py::array_t<float> a(shape);
+                    std::memcpy(a.mutable_data(), blobs[k].data.data(),
+                                blobs[k].data.size() * sizeof(float));
+                    out[py::str(names[k])] = a;
+                }
+                return out;
+            },
+            py::arg("image"), py::arg("names"), py::kw_only(), py::arg("pixel_format") = "bgr",
+            "Preprocess like detect(), run the network and return {name: float32 array} for the "
+            "named blobs (for INT8 calibration and debugging).")
         .def_property_readonly("num_classes", [](const Detector& d) { return d.head().num_classes; })
         .def_property_readonly("reg_max", [](const Detector& d) { return d.head().reg_max; })
         .def_property_readonly("strides", [](const Detector& d) { return d.head().strides; })

@@ -350,6 +350,46 @@ void Detector::Impl::postprocess(const std::vector<ncnn::Mat>& outs, const Place
     r.times.nms_ms = ms_since(t0);
 }
 
+std::vector<Detector::Blob> Detector::extract_blobs(const uint8_t* pixels, int w, int h,
+                                                    int stride_bytes,
+                                                    const std::vector<std::string>& names,
+                                                    PixelFormat pixel_format) const {
+    DetectParams p;
+    p.pixel_format = pixel_format;
+    check_frame(pixels, w, h, stride_bytes, p);
+    const Impl& m = *impl_;
+    for (const auto& name : names) {
+        bool found = false;
+        for (const auto& b : m.net.blobs()) found = found || b.name == name;
+        if (!found) throw InputError("no blob named '" + name + "' in this model");
+    }
+    Placement pl = plan_placement(w, h, m.target_w, m.target_h, m.opts.resize, m.opts.pad_multiple);
+    ncnn::Mat in = preprocess(pixels, w, h, stride_bytes, pixel_format, pl, m.opts.mean.data(),
+                              m.opts.norm.data());
+    ncnn::Extractor ex = m.net.create_extractor();
+    ex.set_light_mode(false);  // keep every blob: several names share one forward pass
+    if (ex.input(m.layout.info.input_blob.c_str(), in) != 0)
+        throw ModelError("ncnn refused the input blob");
+    std::vector<Blob> out(names.size());
+    for (size_t k = 0; k < names.size(); ++k) {
+        ncnn::Mat b;
+        if (ex.extract(names[k].c_str(), b) != 0 || b.empty())
+            throw ModelError("ncnn failed to compute blob '" + names[k] + "'");
+        Blob& o = out[k];
+        if (b.dims == 1) o.shape = {b.w};
+        else if (b.dims == 2) o.shape = {b.h, b.w};
+        else if (b.dims == 3) o.shape = {b.c, b.h, b.w};
+        else o.shape = {b.c, b.d, b.h, b.w};
+        const size_t plane = size_t(b.w) * b.h * b.d;
+        o.data.resize(plane * b.c);
+        for (int c = 0; c < b.c; ++c) {
+            const float* src = b.channel(c);
+            std::copy(src, src + plane, o.data.begin() + long(c) * long(plane));
+        }
+    }
+    return out;
+}
+
 const char* ncnn_version() { return NCNN_VERSION_STRING; }
 const char* kernels_name() { return kernels::neon_enabled() ? "neon" : "scalar"; }
 

@@ -141,6 +141,14 @@ class Detector:
 
     __call__ = detect
 
+    def extract_blobs(self, image, names: Sequence[str], *,
+                      pixel_format: str | None = None) -> dict[str, np.ndarray]:
+        """{name: float32 array (C, H, W) ...} of the named intermediate blobs for one image,
+        preprocessed exactly like :meth:`detect` (used for INT8 calibration)."""
+        arr, hint = as_image(image)
+        return self._core.extract_blobs(arr, [str(n) for n in names],
+                                        pixel_format=hint or (pixel_format or self.defaults["pixel_format"]))
+
     def predict(self, source, *, conf: float | None = None, iou: float | None = None,
                 nms: str | None = None, max_det: int | None = None, stream: bool = False,
                 progress: bool = True, max_frames: int | None = None):

@@ -40,6 +40,17 @@ public:
                                             const DetectParams& params = {}) const;
     DetectResult postprocess(const Captured& captured, const DetectParams& params = {}) const;
 
+    // For INT8 calibration and debugging: preprocess exactly like detect() (same placement, mean,
+    // norm and pixel format), run the network without light mode and return the named blobs as
+    // dense float32 copies, in the order asked. Throws InputError on an unknown blob name.
+    struct Blob {
+        std::vector<int> shape;  // (c, h, w), (c, d, h, w), (h, w) or (w): ncnn's dims, outer first
+        std::vector<float> data;
+    };
+    std::vector<Blob> extract_blobs(const uint8_t* pixels, int w, int h, int stride_bytes,
+                                    const std::vector<std::string>& names,
+                                    PixelFormat pixel_format = PixelFormat::BGR) const;
+
     const HeadInfo& head() const;
     const DetectorOptions& options() const;
     int input_width() const;   // the target size in use (options or the graph's default)
