@@ -33,6 +33,7 @@
 #include "image_io.h"
 #include "kernels/kernels.h"
 #include "nanodet_ncnn/detector.h"
+#include "preprocess.h"  // plan_placement: the input size detect() feeds, for --stage network
 
 namespace fs = std::filesystem;
 using namespace nanodet;
@@ -283,11 +284,10 @@ int main(int argc, char** argv) {
                 tot.push_back(r.times.decode_ms + r.times.nms_ms);
                 wall.push_back(ms);
             }
-        } else {  // network: the input size detect() would feed for this image
-            DetectParams none = params;
-            none.conf = 1.f;  // nothing passes: a cheap probe of the input size
-            DetectResult probe = det->detect(img.pixels.data(), img.w, img.h, stride, none);
-            feed_w = probe.input_width, feed_h = probe.input_height;
+        } else {  // network: the input size detect() would feed for this image (same planner)
+            const Placement pl = plan_placement(img.w, img.h, det->input_width(),
+                                                det->input_height(), opts.resize, opts.pad_multiple);
+            feed_w = pl.input_w, feed_h = pl.input_h;
             for (int k = 0; k < warmup + loops; ++k) {
                 auto t0 = Clock::now();
                 det->run_network(feed_w, feed_h);

@@ -260,8 +260,11 @@ step_ppm_images() {
     for img in bus zidane; do
         local out="$ARM/images/$img.ppm"
         [[ -f $out ]] && continue
-        "$HOST_PY" "$REPO/cpp/tools/to_ppm.py" "$SHARED/images/$img.jpg" "$out" 2>/dev/null ||
-            EXTRA_PYTHONPATH="" emu_python cortex-a72 "$REPO/cpp/tools/to_ppm.py" \
-                "$SHARED/images/$img.jpg" "$out"
+        if ! "$HOST_PY" "$REPO/cpp/tools/to_ppm.py" "$SHARED/images/$img.jpg" "$out" 2>/dev/null; then
+            # no OpenCV/Pillow on the host: use the emulated Python's OpenCV
+            step_sysroot
+            step_site
+            emu_python cortex-a72 "$REPO/cpp/tools/to_ppm.py" "$SHARED/images/$img.jpg" "$out"
+        fi
     done
 }

@@ -89,6 +89,37 @@ inline float32x4_t row_max4(const float* p, int C) {
     return vmaxq_f32(vmaxq_f32(m0, m1), vmaxq_f32(m2, m3));
 }
 
+// The same with C known at compile time (fully unrolled: no per-row loop bookkeeping).
+template <int C>
+inline float32x4_t row_max4_fixed(const float* p) {
+    static_assert(C >= 16, "");
+    const float32x4x4_t v0 = vld1q_f32_x4(p);
+    float32x4_t m0 = v0.val[0], m1 = v0.val[1], m2 = v0.val[2], m3 = v0.val[3];
+#pragma GCC unroll 16
+    for (int c = 16; c + 16 <= C; c += 16) {
+        const float32x4x4_t a = vld1q_f32_x4(p + c);
+        m0 = vmaxq_f32(m0, a.val[0]);
+        m1 = vmaxq_f32(m1, a.val[1]);
+        m2 = vmaxq_f32(m2, a.val[2]);
+        m3 = vmaxq_f32(m3, a.val[3]);
+    }
+#pragma GCC unroll 4
+    for (int c = C & ~15; c + 4 <= C; c += 4) m0 = vmaxq_f32(m0, vld1q_f32(p + c));
+    return vmaxq_f32(vmaxq_f32(m0, m1), vmaxq_f32(m2, m3));
+}
+
+struct RowMaxRuntime {
+    int C;
+    float32x4_t operator()(const float* p) const { return row_max4(p, C); }
+};
+template <int C>
+struct RowMaxFixed {
+    float32x4_t operator()(const float* p) const { return row_max4_fixed<C>(p); }
+};
+
+template <class RowMax>
+void max_rows_impl(const float* base, int n, int C, long step, float* best, RowMax row_max4);
+
 }  // namespace
 
 void max_rows_neon(const float* base, int n, int C, int anchor_step, float* best) {
@@ -96,14 +127,23 @@ void max_rows_neon(const float* base, int n, int C, int anchor_step, float* best
         max_rows_scalar(base, n, C, anchor_step, best);
         return;
     }
-    const long step = anchor_step;
+    switch (C) {  // COCO (80 classes) gets an unrolled row loop; anything else the generic one
+        case 80: return max_rows_impl(base, n, C, anchor_step, best, RowMaxFixed<80>());
+        default: return max_rows_impl(base, n, C, anchor_step, best, RowMaxRuntime{C});
+    }
+}
+
+namespace {
+
+template <class RowMax>
+void max_rows_impl(const float* base, int n, int C, long step, float* best, RowMax row_max4) {
     const int tail = C & ~3;  // classes [tail, C) are applied with the scalar rule
     int i = 0;
     // Four rows at a time: pairwise FMAXP folds the four row vectors into one vector of row maxima.
     for (; i + 4 <= n; i += 4) {
         const float* p = base + i * step;
-        const float32x4_t r0 = row_max4(p, C), r1 = row_max4(p + step, C);
-        const float32x4_t r2 = row_max4(p + 2 * step, C), r3 = row_max4(p + 3 * step, C);
+        const float32x4_t r0 = row_max4(p), r1 = row_max4(p + step);
+        const float32x4_t r2 = row_max4(p + 2 * step), r3 = row_max4(p + 3 * step);
         const float32x4_t m = vpmaxq_f32(vpmaxq_f32(r0, r1), vpmaxq_f32(r2, r3));
         vst1q_f32(best + i, m);
         if (tail != C)
@@ -118,12 +158,14 @@ void max_rows_neon(const float* base, int n, int C, int anchor_step, float* best
     }
     for (; i < n; ++i) {
         const float* p = base + i * step;
-        float m = vmaxvq_f32(row_max4(p, C));
+        float m = vmaxvq_f32(row_max4(p));
         for (int c = tail; c < C; ++c) m = p[c] > m ? p[c] : m;
         if (needs_exact(m)) m = exact_max_strided(p, C, 1);
         best[i] = m;
     }
 }
+
+}  // namespace
 
 void max_cols_neon(const float* base, int n, int C, int channel_step, float* best) {
     const float32x4_t ninf = vdupq_n_f32(-INFINITY);
