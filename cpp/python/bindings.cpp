@@ -267,6 +267,7 @@ PYBIND11_MODULE(_core, m) {
         .def_property_readonly("layout", [](const Detector& d) {
             return d.head().family == HeadFamily::SingleOutput ? "single-output" : "per-stride";
         })
+        .def_property_readonly("quantized", [](const Detector& d) { return d.head().quantized; })
         .def_property_readonly("input_blob", [](const Detector& d) { return d.head().input_blob; })
         .def_property_readonly("output_blobs", [](const Detector& d) { return d.head().output_blobs; })
         .def_property_readonly("input_size", [](const Detector& d) {

@@ -113,6 +113,17 @@ std::unique_ptr<Detector> Detector::from_memory(const std::string& param_text, c
                              "') is not built into this ncnn; rebuild with "
                              "-DNANODET_NCNN_ALL_LAYERS=ON or use a supported graph");
 
+    // ncnn marks quantized weights with int8_scale_term (param 8) on conv / fc layers.
+    bool quantized = false;
+    for (const auto& L : graph.layers)
+        if ((L.type == "Convolution" || L.type == "ConvolutionDepthWise" ||
+             L.type == "InnerProduct" || L.type == "Deconvolution") &&
+            L.int_param(8, 0) > 0)
+            quantized = true;
+    if (opts.precision == Precision::INT8 && !quantized)
+        throw ModelError("precision='int8' needs an INT8-quantized model (no layer of this graph "
+                         "has int8 weights); make one with `nanodet-ncnn quantize`");
+
     std::unique_ptr<Detector> d(new Detector());
     Impl& m = *d->impl_;
     m.opts = opts;
@@ -134,6 +145,7 @@ std::unique_ptr<Detector> Detector::from_memory(const std::string& param_text, c
                          ": the weights belong to another model");
 
     m.layout = infer_head_layout(m.net, graph, opts.head);
+    m.layout.info.quantized = quantized;
     m.target_w = opts.input_width ? opts.input_width : m.layout.info.default_input_width;
     m.target_h = opts.input_height ? opts.input_height : m.layout.info.default_input_height;
     if (opts.input_width && !opts.input_height) m.target_h = opts.input_width;

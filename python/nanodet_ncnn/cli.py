@@ -122,6 +122,23 @@ def cmd_models(args) -> int:
     return 0
 
 
+def cmd_eval(args) -> int:
+    from .evaluate import evaluate, format_table
+
+    if not Path(args.data).exists():
+        raise FileNotFoundError(f"dataset not found: {args.data}")
+    model = _load(args)
+    result = evaluate(model, args.data, images_dir=args.images, conf=args.conf, iou=args.iou,
+                      nms=args.nms, max_det=args.max_det, progress=not args.json,
+                      limit=args.limit)
+    result["model"] = args.model
+    result["precision"] = args.precision
+    if args.save_json:
+        Path(args.save_json).write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2) if args.json else format_table(result))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -150,6 +167,22 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--max-frames", type=int, default=None, help="stop videos after N frames")
     d.add_argument("--json", action="store_true", help="print JSON instead of text")
     d.set_defaults(func=cmd_detect)
+
+    e = sub.add_parser("eval", help="COCO mAP on a YOLO-format folder or a COCO json",
+                       description="Evaluate a model: mAP@[.5:.95], mAP@.5 and per-class AP "
+                                   "(pycocotools).")
+    _model_args(e)
+    e.add_argument("--data", required=True,
+                   help="YOLO folder (images/, labels/, names.yaml) or a COCO instances json")
+    e.add_argument("--images", help="image folder for a COCO json (default: beside it)")
+    e.add_argument("--conf", type=float, default=0.001)
+    e.add_argument("--iou", type=float, default=0.6)
+    e.add_argument("--nms", choices=["class", "agnostic", "multilabel"], default="class")
+    e.add_argument("--max-det", type=int, default=100)
+    e.add_argument("--limit", type=int, help="only the first N images")
+    e.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    e.add_argument("--save-json", help="also write the results to this file")
+    e.set_defaults(func=cmd_eval)
 
     m = sub.add_parser("models", help="list the model zoo")
     m.add_argument("--json", action="store_true")

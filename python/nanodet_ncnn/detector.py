@@ -112,6 +112,7 @@ class Detector:
     num_threads = property(lambda self: self._core.num_threads)
     family = property(lambda self: self._core.family, doc="'nanodet' (legacy) or 'nanodet-plus'")
     layout = property(lambda self: self._core.layout, doc="'single-output' or 'per-stride'")
+    quantized = property(lambda self: self._core.quantized, doc="the graph has INT8 weights")
 
     def describe(self) -> str:
         return self._core.describe()

@@ -87,6 +87,7 @@ struct HeadInfo {
     std::vector<std::string> output_blobs;
     std::string legacy_or_plus;  // "nanodet" or "nanodet-plus"
     int default_input_width = 0, default_input_height = 0;
+    bool quantized = false;  // the graph carries INT8 weights
 };
 
 }  // namespace nanodet
