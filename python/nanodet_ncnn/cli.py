@@ -139,6 +139,12 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def cmd_bench(args) -> int:
+    from .bench import main as bench_main
+
+    return bench_main(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -183,6 +189,24 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--json", action="store_true", help="print JSON instead of a table")
     e.add_argument("--save-json", help="also write the results to this file")
     e.set_defaults(func=cmd_eval)
+
+    b = sub.add_parser("bench", help="per-stage latency (delegates to bench_arm when installed)",
+                       description="Per-stage latency (preprocess, inference, decode, NMS, total) "
+                                   "as min / median / max. Uses the C++ bench_arm when it is on "
+                                   "PATH, else times detect() from Python. For aarch64 instruction "
+                                   "counts under qemu run tools/arm/bench_icount.sh from a source "
+                                   "checkout.")
+    b.add_argument("--model", "-m", default=DEFAULT_MODEL)
+    b.add_argument("--image", required=True)
+    b.add_argument("--threads", type=int, default=4)
+    b.add_argument("--loops", type=int, default=50)
+    b.add_argument("--warmup", type=int, default=5)
+    b.add_argument("--precision", choices=["auto", "fp32", "fp16", "int8"], default="auto")
+    b.add_argument("--input-size", type=int, nargs="+", metavar=("W", "H"))
+    b.add_argument("--resize", choices=["letterbox", "dynamic", "stretch"], default="letterbox")
+    b.add_argument("--json", help="write the results to this JSON file")
+    b.add_argument("--python", action="store_true", help="time from Python even if bench_arm exists")
+    b.set_defaults(func=cmd_bench)
 
     m = sub.add_parser("models", help="list the model zoo")
     m.add_argument("--json", action="store_true")
