@@ -12,6 +12,7 @@ TOOLCHAIN="$REPO/tools/arm/aarch64-linux-gnu.cmake"
 SYSROOT="$ARM/sysroot"
 SITE="$ARM/site"                 # third-party aarch64 wheels (numpy, cv2, pytest, ncnn, ...)
 NANODET_SITE="$ARM/site-nanodet"  # the cross-built nanodet_ncnn wheel, installed
+export PIP_ROOT_USER_ACTION=ignore
 JOBS="${NANODET_ARM_JOBS:-2}"
 # One build tree per checkout (CI clones to a new folder each run); ncnn itself is cached by
 # cmake/NcnnDependency.cmake under $CACHE/install and shared by all of them.
@@ -118,11 +119,11 @@ step_site() {
     log "downloading aarch64 wheels: ${SITE_REQS[*]}"
     rm -rf "$SITE" "$ARM/wheelhouse"
     mkdir -p "$ARM/wheelhouse"
-    "$HOST_PY" -m pip download -q --disable-pip-version-check --root-user-action=ignore --only-binary=:all: \
+    "$HOST_PY" -m pip download -q --disable-pip-version-check --only-binary=:all: \
         --platform manylinux_2_28_aarch64 --platform manylinux_2_17_aarch64 \
         --platform manylinux2014_aarch64 --python-version 3.11 --implementation cp \
         -d "$ARM/wheelhouse" "${SITE_REQS[@]}" 2> >(grep -v "is ignored" >&2)
-    "$HOST_PY" -m pip install -q --disable-pip-version-check --root-user-action=ignore --no-deps --no-compile \
+    "$HOST_PY" -m pip install -q --disable-pip-version-check --no-deps --no-compile \
         --only-binary=:all: --platform manylinux_2_28_aarch64 --platform manylinux_2_17_aarch64 \
         --platform manylinux2014_aarch64 --python-version 3.11 --implementation cp \
         --target "$SITE" "$ARM/wheelhouse"/*.whl
@@ -157,7 +158,7 @@ step_host_build_env() {
         log "creating the host build venv $venv"
         rm -rf "$venv"
         "$HOST_PY" -m venv "$venv"
-        "$venv/bin/python" -m pip install -q --disable-pip-version-check --root-user-action=ignore \
+        "$venv/bin/python" -m pip install -q --disable-pip-version-check \
             "scikit-build-core>=0.10" "pybind11>=2.12" cmake ninja
         touch "$venv/.complete"
     fi
@@ -190,7 +191,7 @@ step_wheel() {
     _PYTHON_SYSCONFIGDATA_NAME=_sysconfigdata__aarch64-linux-gnu \
     _PYTHON_HOST_PLATFORM=linux-aarch64 \
     PYTHONPATH="$ARM/sysconfig" \
-        "$BUILD_PY" -m pip wheel "$REPO" -q --disable-pip-version-check --root-user-action=ignore --no-deps \
+        "$BUILD_PY" -m pip wheel "$REPO" -q --disable-pip-version-check --no-deps \
         --no-build-isolation -w "$WHEEL_DIR" \
         -C build-dir="$WHEEL_BUILD" \
         -C cmake.define.CMAKE_TOOLCHAIN_FILE="$TOOLCHAIN" \
@@ -205,7 +206,7 @@ names = zipfile.ZipFile(sys.argv[1]).namelist()
 sys.exit(not any(n.endswith("_core.cpython-311-aarch64-linux-gnu.so") for n in names))' "$whl" ||
         die "wheel $whl has no aarch64 extension module"
     rm -rf "$NANODET_SITE"
-    "$HOST_PY" -m pip install -q --disable-pip-version-check --root-user-action=ignore --no-deps --no-compile \
+    "$HOST_PY" -m pip install -q --disable-pip-version-check --no-deps --no-compile \
         --platform linux_aarch64 --only-binary=:all: --target "$NANODET_SITE" "$whl"
     echo "$whl"
 }
