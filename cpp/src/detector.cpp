@@ -11,6 +11,7 @@
 #include "head_layout.h"
 #include "kernels/kernels.h"
 #include "layer.h"
+#include "layer_guard.h"
 #include "net.h"
 #include "nms.h"
 #include "param_graph.h"
@@ -131,6 +132,7 @@ std::unique_ptr<Detector> Detector::from_memory(const std::string& param_text, c
     m.net.opt.num_threads = opts.num_threads;
     if (m.net.load_param_mem(param_text.c_str()) != 0)
         throw ModelError("ncnn rejected the param file (see ncnn's message above)");
+    guard_layer_inputs(m.net, graph);  // layers that would read out of bounds on bad shapes
 
     m.weights.assign(bin, bin + bin_size);
     const unsigned char* cursor = m.weights.data();

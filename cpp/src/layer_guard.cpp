@@ -1,0 +1,136 @@
+#include "layer_guard.h"
+
+#include <vector>
+
+#include "layer.h"
+#include "layer_type.h"
+#include "net.h"
+#include "param_graph.h"
+
+namespace nanodet {
+
+namespace {
+
+// Sizes of a blob as ncnn lays it out before packing: outermost first, elempack unfolded.
+std::vector<long> shape_of(const ncnn::Mat& m) {
+    const long p = m.elempack;
+    switch (m.dims) {
+        case 1: return {m.w * p};
+        case 2: return {m.h * p, m.w};
+        case 3: return {m.c * p, m.h, m.w};
+        case 4: return {m.c * p, m.d, m.h, m.w};
+        default: return {};
+    }
+}
+
+// Wraps one ncnn layer: same flags, same behaviour, plus an input check before forward.
+class Guarded : public ncnn::Layer {
+public:
+    enum Kind { Concat, Eltwise };
+    Guarded(ncnn::Layer* inner, Kind kind, int axis) : inner_(inner), kind_(kind), axis_(axis) {
+        typeindex = inner->typeindex;
+        userdata = inner->userdata;
+#if NCNN_STRING
+        type = inner->type;
+        name = inner->name;
+#endif
+        bottoms = inner->bottoms;
+        tops = inner->tops;
+        bottom_shapes = inner->bottom_shapes;
+        top_shapes = inner->top_shapes;
+        featmask = inner->featmask;
+        sync();
+    }
+    ~Guarded() override { delete inner_; }
+
+    int load_param(const ncnn::ParamDict& pd) override {
+        int r = inner_->load_param(pd);
+        sync();
+        return r;
+    }
+    int load_model(const ncnn::ModelBin& mb) override {
+        int r = inner_->load_model(mb);
+        sync();
+        return r;
+    }
+    int create_pipeline(const ncnn::Option& opt) override {
+        inner_->featmask = featmask;
+        int r = inner_->create_pipeline(opt);
+        sync();
+        return r;
+    }
+    int destroy_pipeline(const ncnn::Option& opt) override { return inner_->destroy_pipeline(opt); }
+
+    int forward(const std::vector<ncnn::Mat>& in, std::vector<ncnn::Mat>& out,
+                const ncnn::Option& opt) const override {
+        if (!agree(in)) return -1;
+        return inner_->forward(in, out, opt);
+    }
+    int forward(const ncnn::Mat& in, ncnn::Mat& out, const ncnn::Option& opt) const override {
+        return inner_->forward(in, out, opt);
+    }
+    int forward_inplace(std::vector<ncnn::Mat>& io, const ncnn::Option& opt) const override {
+        if (!agree(io)) return -1;
+        return inner_->forward_inplace(io, opt);
+    }
+    int forward_inplace(ncnn::Mat& io, const ncnn::Option& opt) const override {
+        return inner_->forward_inplace(io, opt);
+    }
+
+private:
+    void sync() {
+        one_blob_only = inner_->one_blob_only;
+        support_inplace = inner_->support_inplace;
+        support_vulkan = inner_->support_vulkan;
+        support_packing = inner_->support_packing;
+        support_bf16_storage = inner_->support_bf16_storage;
+        support_fp16_storage = inner_->support_fp16_storage;
+        support_int8_storage = inner_->support_int8_storage;
+        support_tensor_storage = inner_->support_tensor_storage;
+        support_vulkan_packing = inner_->support_vulkan_packing;
+        support_any_packing = inner_->support_any_packing;
+        support_vulkan_any_packing = inner_->support_vulkan_any_packing;
+        support_batch = inner_->support_batch;
+    }
+
+    bool agree(const std::vector<ncnn::Mat>& in) const {
+        if (in.empty()) return false;
+        const std::vector<long> s0 = shape_of(in[0]);
+        if (s0.empty()) return false;
+        const int dims = int(s0.size());
+        const int axis = axis_ < 0 ? dims + axis_ : axis_;
+        if (kind_ == Concat && (axis < 0 || axis >= dims)) return false;
+        for (const ncnn::Mat& m : in) {
+            if (m.empty()) return false;
+            // Eltwise walks every input with the first one's packing; Concat repacks them.
+            if (kind_ == Eltwise && (m.elempack != in[0].elempack || m.elemsize != in[0].elemsize))
+                return false;
+            const std::vector<long> s = shape_of(m);
+            if (s.size() != s0.size()) return false;
+            for (int k = 0; k < dims; ++k)
+                if (s[k] != s0[k] && !(kind_ == Concat && k == axis)) return false;
+        }
+        return true;
+    }
+
+    ncnn::Layer* inner_;
+    Kind kind_;
+    int axis_;  // Concat's param 0
+};
+
+}  // namespace
+
+void guard_layer_inputs(ncnn::Net& net, const ParamGraph& graph) {
+    std::vector<ncnn::Layer*>& layers = net.mutable_layers();
+    for (size_t i = 0; i < layers.size(); ++i) {
+        ncnn::Layer*& layer = layers[i];
+        if (!layer) continue;
+        const int axis = i < graph.layers.size() ? graph.layers[i].int_param(0, 0) : 0;
+        if (layer->typeindex == ncnn::LayerType::Concat)
+            layer = new Guarded(layer, Guarded::Concat, axis);
+        else if (layer->typeindex == ncnn::LayerType::Eltwise)
+            layer = new Guarded(layer, Guarded::Eltwise, 0);
+    }
+}
+
+}  // namespace nanodet
