@@ -152,6 +152,10 @@ std::unique_ptr<Detector> Detector::from_memory(const std::string& param_text, c
     m.target_h = opts.input_height ? opts.input_height : m.layout.info.default_input_height;
     if (opts.input_width && !opts.input_height) m.target_h = opts.input_width;
     if (opts.input_height && !opts.input_width) m.target_w = opts.input_height;
+    if (m.target_w < 1 || m.target_h < 1 || m.target_w > 8192 || m.target_h > 8192)
+        throw ModelError("the param's Input layer asks for a " + std::to_string(m.target_w) + "x" +
+                         std::to_string(m.target_h) + " input (limit 8192 pixels a side); pass "
+                         "input_size to override");
     m.source = "<memory>";
     return d;
 }

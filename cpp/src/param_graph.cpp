@@ -83,6 +83,9 @@ ParamGraph ParamGraph::parse(const std::string& text) {
             char* end = nullptr;
             long key = std::strtol(kv.c_str(), &end, 10);
             if (end != kv.c_str() + eq) fail(lineno, "bad parameter key in '" + kv + "'");
+            // ncnn keys: 0..31, or -23300-k for array k (ncnn's NCNN_MAX_PARAM_COUNT is 32)
+            if (!((key >= 0 && key < 32) || (key <= -23300 && key > -23300 - 32)))
+                fail(lineno, "parameter key out of range in '" + kv + "'");
             std::string val = kv.substr(eq + 1);
             if (key <= -23300) {
                 std::vector<std::string> items;
@@ -96,9 +99,27 @@ ParamGraph ParamGraph::parse(const std::string& text) {
                 L.params[int(key)] = val;
             }
         }
-        for (const auto& t : L.tops) g.producer[t] = int(g.layers.size());
+        // ncnn resolves names itself, but misreports these (as "too many blobs"), and a bottom
+        // nobody writes becomes an empty blob at run time.
+        for (const auto& b : L.bottoms)
+            if (!g.producer.count(b))
+                fail(lineno, "layer '" + L.name + "' reads blob '" + b +
+                                 "', which no earlier layer writes");
+        for (const auto& t : L.tops) {
+            auto it = g.producer.find(t);
+            if (it != g.producer.end())
+                fail(lineno, "blob '" + t + "' is written twice (by layers '" +
+                                 g.layers[it->second].name + "' and '" + L.name + "')");
+            g.producer[t] = int(g.layers.size());
+        }
+        if (int(g.producer.size()) > blob_count)
+            fail(lineno, "more blobs than the " + std::to_string(blob_count) +
+                             " the second line declares");
         g.layers.push_back(std::move(L));
     }
+    if (next_line())
+        fail(lineno, "more layer lines than the " + std::to_string(layer_count) +
+                         " the second line declares");
     return g;
 }
 
