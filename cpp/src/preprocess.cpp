@@ -1,6 +1,7 @@
 #include "preprocess.h"
 
 #include <algorithm>
+#include <vector>
 
 namespace nanodet {
 
@@ -11,18 +12,6 @@ int channels_of(PixelFormat fmt) {
         case PixelFormat::RGBA: return 4;
         default: return 3;
     }
-}
-
-static int to_ncnn_type(PixelFormat fmt) {
-    // NanoDet is trained on BGR: every format converts to BGR while resizing.
-    switch (fmt) {
-        case PixelFormat::BGR: return ncnn::Mat::PIXEL_BGR;
-        case PixelFormat::RGB: return ncnn::Mat::PIXEL_RGB2BGR;
-        case PixelFormat::GRAY: return ncnn::Mat::PIXEL_GRAY2BGR;
-        case PixelFormat::BGRA: return ncnn::Mat::PIXEL_BGRA2BGR;
-        case PixelFormat::RGBA: return ncnn::Mat::PIXEL_RGBA2BGR;
-    }
-    return ncnn::Mat::PIXEL_BGR;
 }
 
 Placement plan_placement(int src_w, int src_h, int tw, int th, ResizeMode mode, int multiple) {
@@ -54,19 +43,44 @@ Placement plan_placement(int src_w, int src_h, int tw, int th, ResizeMode mode, 
     return p;
 }
 
+// One pass from the resized pixels to the padded, normalised planar input: no intermediate
+// float image, no separate border copy or normalisation pass. Bilinear resizing is ncnn's own
+// (resize_bilinear_cN, as from_pixels_resize uses), so results match ncnn's examples.
 ncnn::Mat preprocess(const uint8_t* pixels, int w, int h, int stride_bytes, PixelFormat fmt,
                      const Placement& p, const float mean[3], const float norm[3]) {
-    ncnn::Mat resized = ncnn::Mat::from_pixels_resize(pixels, to_ncnn_type(fmt), w, h,
-                                                      stride_bytes, p.content_w, p.content_h);
-    ncnn::Mat in;
-    if (p.input_w != p.content_w || p.input_h != p.content_h) {
-        ncnn::copy_make_border(resized, in, p.pad_top, p.input_h - p.content_h - p.pad_top,
-                               p.pad_left, p.input_w - p.content_w - p.pad_left,
-                               ncnn::BORDER_CONSTANT, 0.f);
-    } else {
-        in = resized;
+    const int cn = channels_of(fmt);
+    const int cw = p.content_w, ch = p.content_h;
+    std::vector<uint8_t> resized(size_t(cw) * ch * cn);
+    if (cn == 1)
+        ncnn::resize_bilinear_c1(pixels, w, h, stride_bytes, resized.data(), cw, ch, cw);
+    else if (cn == 3)
+        ncnn::resize_bilinear_c3(pixels, w, h, stride_bytes, resized.data(), cw, ch, cw * 3);
+    else
+        ncnn::resize_bilinear_c4(pixels, w, h, stride_bytes, resized.data(), cw, ch, cw * 4);
+    // Source channel feeding each BGR plane.
+    const bool rgb_order = fmt == PixelFormat::RGB || fmt == PixelFormat::RGBA;
+    const int src_channel[3] = {cn == 1 ? 0 : (rgb_order ? 2 : 0), cn == 1 ? 0 : 1,
+                                cn == 1 ? 0 : (rgb_order ? 0 : 2)};
+
+    ncnn::Mat in(p.input_w, p.input_h, 3);
+    for (int c = 0; c < 3; ++c) {
+        float* plane = in.channel(c);
+        const float m = mean[c], n = norm[c];
+        const float pad = (0.f - m) * n;  // padding is black before normalisation
+        for (int y = 0; y < p.input_h; ++y) {
+            float* row = plane + size_t(y) * p.input_w;
+            const int sy = y - p.pad_top;
+            if (sy < 0 || sy >= ch) {
+                std::fill(row, row + p.input_w, pad);
+                continue;
+            }
+            std::fill(row, row + p.pad_left, pad);
+            const uint8_t* src = resized.data() + size_t(sy) * cw * cn + src_channel[c];
+            float* dst = row + p.pad_left;
+            for (int x = 0; x < cw; ++x) dst[x] = (float(src[x * cn]) - m) * n;
+            std::fill(row + p.pad_left + cw, row + p.input_w, pad);
+        }
     }
-    in.substract_mean_normalize(mean, norm);
     return in;
 }
 
