@@ -74,8 +74,10 @@ def main() -> int:
                  "resize": args.resize, "input_size": args.input_size or "model default",
                  "threads": 1, "precision": args.precision}
     t0 = time.time()
-    load = count(args, common + ["--stage", "all", "--loops", "0", "--warmup", "0"])
-    res["load_insns"] = load
+    load = 0
+    if "detect" in stages or args.verbose:
+        load = count(args, common + ["--stage", "all", "--loops", "0", "--warmup", "0"])
+        res["load_insns"] = load
     for stage in ("detect", "network"):
         if stage not in stages:
             continue
@@ -87,7 +89,8 @@ def main() -> int:
         res[f"{stage}_insns"] = (n - base) / args.loops
     if "decode" in stages:
         base = count(args, common + ["--stage", "decode", "--loops", "0", "--warmup", "0"])
-        res["capture_insns"] = base - load
+        if load:
+            res["capture_insns"] = base - load
         for k in ("neon", "scalar"):
             n = count(args, common + ["--stage", "decode", "--loops", str(args.decode_loops),
                                       "--warmup", "0", "--kernels", k])
