@@ -211,6 +211,10 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("models", help="list the model zoo")
     m.add_argument("--json", action="store_true")
     m.set_defaults(func=cmd_models)
+
+    from .cli_export import add_parsers as add_export_parsers
+
+    add_export_parsers(sub)  # quantize, convert
     return parser
 
 
