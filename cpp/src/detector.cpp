@@ -137,9 +137,12 @@ std::unique_ptr<Detector> Detector::from_memory(const std::string& param_text, c
     m.weights.assign(bin, bin + bin_size);
     const unsigned char* cursor = m.weights.data();
     ncnn::DataReaderFromMemory reader(cursor, m.weights.size());
-    if (m.net.load_model(reader) != 0)
+    if (m.net.load_model(reader) != 0) {
+        const std::string why = guard_problem(m.net);
+        if (!why.empty()) throw ModelError(why);
         throw ModelError("bin file is too short for this param file (" + std::to_string(bin_size) +
                          " bytes): truncated, or weights of another model");
+    }
     size_t used = size_t(cursor - m.weights.data());
     if (used != bin_size)
         throw ModelError("bin file has " + std::to_string(bin_size) + " bytes but the param file's "

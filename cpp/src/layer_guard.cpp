@@ -1,6 +1,9 @@
 #include "layer_guard.h"
 
+#include <string>
 #include <vector>
+
+#include "modelbin.h"
 
 #include "layer.h"
 #include "layer_type.h"
@@ -26,8 +29,9 @@ std::vector<long> shape_of(const ncnn::Mat& m) {
 // Wraps one ncnn layer: same flags, same behaviour, plus an input check before forward.
 class Guarded : public ncnn::Layer {
 public:
-    enum Kind { Concat, Eltwise };
-    Guarded(ncnn::Layer* inner, Kind kind, int axis) : inner_(inner), kind_(kind), axis_(axis) {
+    enum Kind { Concat, Eltwise, Weights };
+    Guarded(ncnn::Layer* inner, Kind kind, int axis, bool int8 = false)
+        : inner_(inner), kind_(kind), axis_(axis), int8_(int8) {
         typeindex = inner->typeindex;
         userdata = inner->userdata;
 #if NCNN_STRING
@@ -49,10 +53,36 @@ public:
         return r;
     }
     int load_model(const ncnn::ModelBin& mb) override {
-        int r = inner_->load_model(mb);
+        int r;
+        if (kind_ == Weights && !int8_) {
+            // A float layer handed int8-tagged weights (the bin of a quantized model): ncnn
+            // would build its int8 pipeline without scales and crash. Refuse the weights.
+            struct Checked : ncnn::ModelBin {
+                const ncnn::ModelBin& real;
+                mutable bool int8_seen = false;
+                explicit Checked(const ncnn::ModelBin& r) : real(r) {}
+                ncnn::Mat load(int w, int type) const override {
+                    ncnn::Mat m = real.load(w, type);
+                    if (!m.empty() && m.elemsize == 1u) {
+                        int8_seen = true;
+                        return ncnn::Mat();
+                    }
+                    return m;
+                }
+            } checked(mb);
+            r = inner_->load_model(checked);
+            if (checked.int8_seen) {
+                problem_ = "layer '" + name + "' is a float layer but the bin holds int8 weights "
+                           "for it: the weights belong to another (quantized) model";
+                r = -1;
+            }
+        } else {
+            r = inner_->load_model(mb);
+        }
         sync();
         return r;
     }
+    const std::string& problem() const { return problem_; }
     int create_pipeline(const ncnn::Option& opt) override {
         inner_->featmask = featmask;
         int r = inner_->create_pipeline(opt);
@@ -100,6 +130,7 @@ private:
         const int dims = int(s0.size());
         const int axis = axis_ < 0 ? dims + axis_ : axis_;
         if (kind_ == Concat && (axis < 0 || axis >= dims)) return false;
+        if (kind_ == Weights) return true;
         for (const ncnn::Mat& m : in) {
             if (m.empty()) return false;
             // Eltwise walks every input with the first one's packing; Concat repacks them.
@@ -116,6 +147,8 @@ private:
     ncnn::Layer* inner_;
     Kind kind_;
     int axis_;  // Concat's param 0
+    bool int8_;  // Weights: the param declares int8 weights (int8_scale_term, param 8)
+    std::string problem_;
 };
 
 }  // namespace
@@ -130,7 +163,21 @@ void guard_layer_inputs(ncnn::Net& net, const ParamGraph& graph) {
             layer = new Guarded(layer, Guarded::Concat, axis);
         else if (layer->typeindex == ncnn::LayerType::Eltwise)
             layer = new Guarded(layer, Guarded::Eltwise, 0);
+        else if (layer->typeindex == ncnn::LayerType::Convolution ||
+                 layer->typeindex == ncnn::LayerType::ConvolutionDepthWise ||
+                 layer->typeindex == ncnn::LayerType::InnerProduct ||
+                 layer->typeindex == ncnn::LayerType::Deconvolution ||
+                 layer->typeindex == ncnn::LayerType::DeconvolutionDepthWise)
+            layer = new Guarded(layer, Guarded::Weights, 0,
+                                i < graph.layers.size() && graph.layers[i].int_param(8, 0) > 0);
     }
+}
+
+std::string guard_problem(const ncnn::Net& net) {
+    for (const ncnn::Layer* layer : net.layers())
+        if (const Guarded* g = dynamic_cast<const Guarded*>(layer))
+            if (!g->problem().empty()) return g->problem();
+    return "";
 }
 
 }  // namespace nanodet

@@ -8,6 +8,8 @@
 // layer fail (ncnn then reports a failed extract, which the detector turns into a ModelError).
 #pragma once
 
+#include <string>
+
 namespace ncnn {
 class Net;
 }
@@ -19,5 +21,8 @@ struct ParamGraph;
 // Call after Net::load_param* and before Net::load_model*; `graph` is the same param text as
 // parsed by ParamGraph (its layers in the net's order).
 void guard_layer_inputs(ncnn::Net& net, const ParamGraph& graph);
+// After a failed Net::load_model*: what a guard refused ("" if none). Guards also refuse int8
+// weights for float conv / fc layers (ncnn would build an int8 pipeline without scales).
+std::string guard_problem(const ncnn::Net& net);
 
 }  // namespace nanodet
