@@ -173,3 +173,23 @@ def test_input_size_option(bus):
     assert d.times["input_size"] == (320, 320) and "bus" in d.class_names
     wide = nanodet_ncnn.load("nanodet-plus-m-416", input_size=(480, 320), resize="stretch")
     assert wide.detect(bus).times["input_size"] == (480, 320)
+
+
+def test_fixed_shape_export(tmp_path, bus):
+    """An export whose Reshape layers spell out the 416x416 anchor counts (no -1) only runs at
+    its own size: it is probed there, detects like the dynamic export, and refuses 'dynamic'."""
+    import re
+
+    p, b = model_paths("plus_onnx")
+    counts = iter([52 * 52, 26 * 26, 13 * 13, 7 * 7])
+    text = re.sub(r"0=-1 1=112", lambda m: f"0={next(counts)} 1=112", p.read_text())
+    (tmp_path / "fixed.param").write_text(text)
+    fixed = nanodet_ncnn.Detector(tmp_path / "fixed.param", b)
+    assert fixed.input_size == (416, 416) and fixed.num_classes == 80
+    ref = nanodet_ncnn.Detector(p, b).detect(bus)
+    got = fixed.detect(bus)
+    np.testing.assert_array_equal(got.xyxy, ref.xyxy)
+    with pytest.raises(nanodet_ncnn.ModelError, match="only runs at 416x416"):
+        nanodet_ncnn.Detector(tmp_path / "fixed.param", b, resize="dynamic")
+    with pytest.raises(nanodet_ncnn.ModelError, match="only runs at 416x416"):
+        nanodet_ncnn.Detector(tmp_path / "fixed.param", b, input_size=320)

@@ -151,6 +151,14 @@ std::unique_ptr<Detector> Detector::from_memory(const std::string& param_text, c
 
     m.layout = infer_head_layout(m.net, graph, opts.head);
     m.layout.info.quantized = quantized;
+    if (m.layout.info.fixed_input) {
+        const int fw = m.layout.info.default_input_width, fh = m.layout.info.default_input_height;
+        if ((opts.input_width && opts.input_width != fw) ||
+            (opts.input_height && opts.input_height != fh) || opts.resize == ResizeMode::Dynamic)
+            throw ModelError("this graph only runs at " + std::to_string(fw) + "x" +
+                             std::to_string(fh) + " (it has fixed-size layers such as Reshape): "
+                             "use that input size with resize 'letterbox' or 'stretch'");
+    }
     m.target_w = opts.input_width ? opts.input_width : m.layout.info.default_input_width;
     m.target_h = opts.input_height ? opts.input_height : m.layout.info.default_input_height;
     if (opts.input_width && !opts.input_height) m.target_h = opts.input_width;

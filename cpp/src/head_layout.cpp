@@ -76,12 +76,12 @@ HeadLayout infer_head_layout(const ncnn::Net& net, const ParamGraph& graph,
     HeadLayout L;
     L.info.input_blob = in_names[0];
 
-    // Shapes of every graph output at the two probe sizes.
+    // Shapes of every graph output at the two probe sizes. A graph that cannot run at them
+    // (fixed-size Reshape layers) is probed once at its own size and then only runs at it.
     std::vector<Probe> probes;
     for (const char* o : out_names) probes.push_back({o, {}, {}});
-    for (int which = 0; which < 2; ++which) {
-        const int* size = which == 0 ? kProbeA : kProbeB;
-        ncnn::Mat in(size[0], size[1], 3);
+    auto run_probe = [&](int w, int h, bool first) -> bool {
+        ncnn::Mat in(w, h, 3);
         in.fill(0.f);
         ncnn::Extractor ex = net.create_extractor();
         ex.set_light_mode(true);
@@ -89,36 +89,86 @@ HeadLayout infer_head_layout(const ncnn::Net& net, const ParamGraph& graph,
             throw ModelError("cannot feed the input blob '" + L.info.input_blob + "'");
         for (auto& p : probes) {
             ncnn::Mat m;
-            if (ex.extract(p.blob.c_str(), m) != 0 || m.empty())
-                throw ModelError(
-                    "the graph failed to run at a probe input of " + std::to_string(size[0]) +
-                    "x" + std::to_string(size[1]) + " while extracting '" + p.blob +
-                    "' (a graph with fixed-size Reshape layers is not supported)");
-            (which == 0 ? p.a : p.b) = dims_of(m);
+            if (ex.extract(p.blob.c_str(), m) != 0 || m.empty()) return false;
+            (first ? p.a : p.b) = dims_of(m);
         }
+        return true;
+    };
+    // A Reshape to a fully given shape ties the graph to one input size; running it at another
+    // size would read past its input, so such graphs are only probed at their own size.
+    bool fixed_reshape = false;
+    for (const auto& layer : graph.layers)
+        if (layer.type == "Reshape" && layer.int_param(0, 0) > 0 &&
+            layer.int_param(1, 1) > 0 && layer.int_param(2, 1) > 0 &&
+            layer.int_param(0, 0) * layer.int_param(1, 1) * layer.int_param(2, 1) > 1024)
+            fixed_reshape = true;
+    int A[2] = {kProbeA[0], kProbeA[1]}, B[2] = {kProbeB[0], kProbeB[1]};
+    bool two_probes = !fixed_reshape && run_probe(A[0], A[1], true) && run_probe(B[0], B[1], false);
+    if (!two_probes) {
+        std::vector<std::pair<int, int>> sizes;
+        for (const auto& layer : graph.layers)
+            if (layer.type == "Input" && layer.int_param(0, 0) > 0 && layer.int_param(1, 0) > 0)
+                sizes.push_back({layer.int_param(0, 0), layer.int_param(1, 0)});
+        for (int s : {416, 320, 512, 640, 288, 256}) sizes.push_back({s, s});
+        bool ok = false;
+        for (const auto& [w, h] : sizes)
+            if ((ok = run_probe(w, h, true))) {
+                A[0] = w;
+                A[1] = h;
+                break;
+            }
+        if (!ok)
+            throw ModelError("the graph failed to run at any probe input size (it may need an "
+                             "input size nanodet-ncnn does not try, or be broken)");
+        for (auto& p : probes) p.b = p.a;
+        L.info.fixed_input = true;
     }
 
     std::ostringstream found;  // for error messages
-    for (const auto& p : probes)
-        found << " '" << p.blob << "' " << dims_str(p.a) << " (at " << kProbeA[0] << "x"
-              << kProbeA[1] << "), " << dims_str(p.b) << " (at " << kProbeB[0] << "x"
-              << kProbeB[1] << ");";
+    for (const auto& p : probes) {
+        found << " '" << p.blob << "' " << dims_str(p.a) << " (at " << A[0] << "x" << A[1] << ")";
+        if (two_probes) found << ", " << dims_str(p.b) << " (at " << B[0] << "x" << B[1] << ")";
+        found << ";";
+    }
     auto fail = [&](const std::string& why) -> ModelError {
         return ModelError("unrecognised NanoDet head: " + why + ". Graph outputs:" + found.str() +
                           " Pass explicit head overrides (num_classes, reg_max, strides) if this "
                           "is an unusual export.");
     };
+    // Does an anchor count fit one stride, or a pyramid of them, at probe A?
+    auto fits_anchor_count = [&](int n) {
+        for (int s = 2; s <= 512; s *= 2)
+            if (area(A[0], A[1], s) == n) return true;
+        for (const auto& set : stride_sets())
+            if (set_area(A[0], A[1], set) == n) return true;
+        return false;
+    };
 
     // An output with exactly one input-independent dim, outermost or innermost, is a head tensor.
+    // With a single probe, the channel dim is the one whose removal leaves a valid anchor count.
     std::vector<Analysed> heads;
     for (const auto& p : probes) {
         if (p.a.size() < 2 || p.a.size() > 3 || p.a.size() != p.b.size()) continue;
-        std::vector<int> fixed;
-        for (size_t i = 0; i < p.a.size(); ++i)
-            if (p.a[i] == p.b[i]) fixed.push_back(int(i));
-        if (fixed.size() != 1) continue;
-        int fi = fixed[0];
-        if (fi != 0 && fi != int(p.a.size()) - 1) continue;
+        const int last = int(p.a.size()) - 1;
+        int fi = -1;
+        if (two_probes) {
+            std::vector<int> fixed;
+            for (size_t i = 0; i < p.a.size(); ++i)
+                if (p.a[i] == p.b[i]) fixed.push_back(int(i));
+            if (fixed.size() != 1) continue;
+            fi = fixed[0];
+        } else {
+            for (int cand : {last, 0}) {
+                int n = 1;
+                for (int i = 0; i <= last; ++i)
+                    if (i != cand) n *= p.a[i];
+                if (fits_anchor_count(n)) {
+                    fi = cand;
+                    break;
+                }
+            }
+        }
+        if (fi != 0 && fi != last) continue;
         Analysed an;
         an.blob = p.blob;
         an.channel_major = fi == 0;
@@ -147,7 +197,7 @@ HeadLayout infer_head_layout(const ncnn::Net& net, const ParamGraph& graph,
         Group g;
         g.tensors = tensors;
         if (!ov.strides.empty() && groups.size() == 1) {
-            if (set_area(kProbeA[0], kProbeA[1], ov.strides) != key.first)
+            if (set_area(A[0], A[1], ov.strides) != key.first)
                 throw fail("the given strides do not match the output's anchor count");
             g.strides = ov.strides;
         } else {
@@ -157,8 +207,8 @@ HeadLayout infer_head_layout(const ncnn::Net& net, const ParamGraph& graph,
                 for (int s = 2; s <= 512; s *= 2) sets.push_back({s});
             }
             for (const auto& set : sets) {
-                if (set_area(kProbeA[0], kProbeA[1], set) == key.first &&
-                    set_area(kProbeB[0], kProbeB[1], set) == key.second) {
+                if (set_area(A[0], A[1], set) == key.first &&
+                    (!two_probes || set_area(B[0], B[1], set) == key.second)) {
                     g.strides = set;
                     break;
                 }
@@ -180,8 +230,8 @@ HeadLayout infer_head_layout(const ncnn::Net& net, const ParamGraph& graph,
         for (const auto& t : g.tensors)
             if (g.strides.size() == 1 && t.spatial_a.size() == 2) {
                 int s = g.strides[0];
-                if (t.spatial_a[0] != feature_size(kProbeA[1], s) ||
-                    t.spatial_a[1] != feature_size(kProbeA[0], s))
+                if (t.spatial_a[0] != feature_size(A[1], s) ||
+                    t.spatial_a[1] != feature_size(A[0], s))
                     throw fail("output '" + t.blob + "' lists anchors column by column");
             }
 
@@ -267,8 +317,8 @@ HeadLayout infer_head_layout(const ncnn::Net& net, const ParamGraph& graph,
     for (const auto& o : L.outputs) L.info.output_blobs.push_back(o.blob);
 
     int dflt = legacy ? 320 : 416;
-    L.info.default_input_width = dflt;
-    L.info.default_input_height = dflt;
+    L.info.default_input_width = L.info.fixed_input ? A[0] : dflt;
+    L.info.default_input_height = L.info.fixed_input ? A[1] : dflt;
     for (const auto& layer : graph.layers)
         if (layer.type == "Input" && !layer.tops.empty() && layer.tops[0] == L.info.input_blob) {
             int w = layer.int_param(0, 0), h = layer.int_param(1, 0);

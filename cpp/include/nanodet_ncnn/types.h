@@ -87,7 +87,8 @@ struct HeadInfo {
     std::vector<std::string> output_blobs;
     std::string legacy_or_plus;  // "nanodet" or "nanodet-plus"
     int default_input_width = 0, default_input_height = 0;
-    bool quantized = false;  // the graph carries INT8 weights
+    bool quantized = false;    // the graph carries INT8 weights
+    bool fixed_input = false;  // the graph only runs at one input size (fixed-size reshapes)
 };
 
 }  // namespace nanodet
