@@ -107,9 +107,12 @@ ParamGraph ParamGraph::parse(const std::string& text) {
                                  "', which no earlier layer writes");
         for (const auto& t : L.tops) {
             auto it = g.producer.find(t);
-            if (it != g.producer.end())
+            if (it != g.producer.end()) {
+                const bool same_layer = it->second == int(g.layers.size());  // "1 2 a x x"
                 fail(lineno, "blob '" + t + "' is written twice (by layers '" +
-                                 g.layers[it->second].name + "' and '" + L.name + "')");
+                                 (same_layer ? L.name : g.layers[it->second].name) + "' and '" +
+                                 L.name + "')");
+            }
             g.producer[t] = int(g.layers.size());
         }
         if (int(g.producer.size()) > blob_count)
