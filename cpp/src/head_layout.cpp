@@ -309,11 +309,13 @@ HeadLayout infer_head_layout(const ncnn::Net& net, const ParamGraph& graph,
     L.info.cls_sigmoid = ov.cls_sigmoid >= 0 ? ov.cls_sigmoid == 1 : sig == 1;
     L.info.family = L.outputs.size() <= 2 && L.outputs[0].levels.size() > 1 ? HeadFamily::SingleOutput
                                                                           : HeadFamily::PerStride;
-    // Legacy NanoDet (GFL head, 3 levels) centres anchors at (x + 0.5) * stride; NanoDet-Plus
-    // (4 levels) at x * stride. Getting this wrong shifts every box (nanodet issue 456).
+    // Legacy NanoDet (GFL head, 3 levels) exported per stride by nanodet 0.x centres anchors at
+    // (x + 0.5) * stride; nanodet 1.x (single concatenated output) and NanoDet-Plus (4 levels) at
+    // x * stride. Getting this wrong shifts every box (nanodet issue 456).
     bool legacy = L.info.strides.size() == 3;
+    bool half_offset = legacy && L.info.family == HeadFamily::PerStride;
     L.info.legacy_or_plus = legacy ? "nanodet" : "nanodet-plus";
-    L.info.center_offset = ov.center_offset >= 0 ? ov.center_offset : (legacy ? 0.5f : 0.f);
+    L.info.center_offset = ov.center_offset >= 0 ? ov.center_offset : (half_offset ? 0.5f : 0.f);
     for (const auto& o : L.outputs) L.info.output_blobs.push_back(o.blob);
 
     int dflt = legacy ? 320 : 416;
