@@ -4,6 +4,7 @@
   jni_parity.py prepare WORK SHARED   writes WORK/cases.txt and the raw frame buffers
   (run the Java harness: it writes WORK/out/<case>.bgr and WORK/out/<case>.det)
   jni_parity.py compare WORK SHARED   checks them; prints PASS/FAIL lines and a summary
+  jni_parity.py arm WORK SHARED FRAME_CHECK   the aarch64 frame_check under qemu vs the host
 
 Every frame is built from an upright image of ../shared/images by applying the *inverse* of the
 case's (rotation, mirror), i.e. it is what a camera sensor in that orientation would hand over;
@@ -262,8 +263,71 @@ def compare(work: Path, shared: Path) -> int:
     return 1 if failed else 0
 
 
+# --- the aarch64 build under qemu ------------------------------------------------------------
+ARM_CONVERT = ["bus-bgr-r90-mirror", "bus-rgba-r90-pad", "bus-gray-r90", "bus-nv21-r0",
+               "bus-m320-nv12-r90-mirror", "bus-rgb-r90-mirror"]
+ARM_DETECT = ["bus-nv21-r90"]  # one real forward pass: seconds under emulation
+
+
+def arm(work: Path, shared: Path, frame_check: str) -> int:
+    """Runs the cross-built frame_check under qemu (cortex-a72: plain NEON, no fp16) on a few of
+    the harness's byte-array frames and compares with the host JNI results."""
+    import subprocess
+    import time
+
+    cases = {c["case"]: c for c in json.loads((work / "cases.json").read_text())}
+    qemu = ["qemu-aarch64", "-cpu", "cortex-a72", "-L", "/usr/aarch64-linux-gnu"]
+    out = work / "arm"
+    out.mkdir(exist_ok=True)
+    passed = failed = 0
+    for cid in ARM_CONVERT + ARM_DETECT:
+        c = cases[cid]
+        detect = cid in ARM_DETECT
+        p, b = MODELS[c["model"]]
+        cmd = qemu + [frame_check, str(shared / "models" / p), str(shared / "models" / b),
+                      str(work / f"{cid}.data"), str(c["w"]), str(c["h"]), str(c["stride"]),
+                      str(c["format"]), str(c["rot"]), str(c["mirror"]),
+                      str(THREADS if detect else 0), str(out / cid)]
+        t0 = time.time()
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        name = f"aarch64 {'detect' if detect else 'convert'} {cid}"
+        if r.returncode != 0:
+            failed += 1
+            print(f"FAIL {name}: exit {r.returncode}: {r.stderr.strip()[-300:]}")
+            continue
+        a = np.fromfile(out / f"{cid}.bgr", np.uint8)
+        h = np.fromfile(work / "out" / f"{cid}.bgr", np.uint8)
+        ok = a.shape == h.shape and np.array_equal(a, h)
+        why = "" if ok else f"frame differs from the host's (max {np.abs(a.astype(int) - h).max()})"
+        msg = ""
+        if ok and detect:
+            va, vh = read_det(out / f"{cid}.det"), read_det(work / "out" / f"{cid}.det")
+            if va[0] != vh[0]:
+                ok, why = False, f"{int(va[0])} detections vs {int(vh[0])} on the host"
+            else:
+                da, dh = va[8:].reshape(-1, 6), vh[8:].reshape(-1, 6)
+                db = float(np.abs(da[:, :4] - dh[:, :4]).max()) if len(da) else 0.0
+                ds = float(np.abs(da[:, 4] - dh[:, 4]).max()) if len(da) else 0.0
+                ok = db <= 0.05 and ds <= 1e-3 and np.array_equal(da[:, 5], dh[:, 5])
+                why = f"max box diff {db:.2e} px, score diff {ds:.2e}"
+                msg = f" ({int(va[0])} detections, max box diff {db:.1e} px, score diff {ds:.1e})"
+        if ok:
+            passed += 1
+            print(f"PASS {name}{msg} [{time.time() - t0:.1f} s]")
+        else:
+            failed += 1
+            print(f"FAIL {name}: {why}")
+    print(f"RESULT {passed} {failed}")
+    return 1 if failed else 0
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 4 or sys.argv[1] not in ("prepare", "compare"):
+    cmds = {"prepare": 4, "compare": 4, "arm": 5}
+    if len(sys.argv) < 2 or cmds.get(sys.argv[1]) != len(sys.argv):
         sys.exit(__doc__)
     work, shared = Path(sys.argv[2]), Path(sys.argv[3])
-    sys.exit(prepare(work, shared) if sys.argv[1] == "prepare" else compare(work, shared))
+    if sys.argv[1] == "prepare":
+        sys.exit(prepare(work, shared))
+    if sys.argv[1] == "compare":
+        sys.exit(compare(work, shared))
+    sys.exit(arm(work, shared, sys.argv[4]))

@@ -1,6 +1,7 @@
 package com.nanodet.ncnn.demo.hosttest;
 
 import com.nanodet.ncnn.demo.NanoDet;
+import com.nanodet.ncnn.demo.Orientation;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -141,6 +142,31 @@ public final class HostHarness {
         double ms = (System.nanoTime() - t0) / 1e6 / lines.size();
         System.out.printf(Locale.ROOT, "harness: %d frames, %.1f ms per frame (convert + detect)%n",
                 lines.size(), ms);
+
+        // --- EXIF orientations of gallery images (Orientation.java) -------------------------
+        // Independent of the native convention: the EXIF spec's "0th row / 0th column" table
+        // says where stored pixel (x, y) of a w x h image is displayed.
+        int ew = 5, eh = 3;
+        byte[] g = new byte[ew * eh];
+        for (int i = 0; i < g.length; i++) g[i] = (byte) (10 * i + 7);
+        for (int exif = 1; exif <= 8; exif++) {
+            byte[] shown = NanoDet.toBgr(g, ew, eh, ew, NanoDet.FORMAT_GRAY,
+                    Orientation.rotation(exif), Orientation.mirror(exif));
+            boolean swap = exif >= 5;
+            int dw = swap ? eh : ew;
+            boolean ok = shown.length == ew * eh * 3;
+            for (int y = 0; ok && y < eh; y++) {
+                for (int x = 0; ok && x < ew; x++) {
+                    int[][] pos = {null, {x, y}, {ew - 1 - x, y}, {ew - 1 - x, eh - 1 - y},
+                            {x, eh - 1 - y}, {y, x}, {eh - 1 - y, x}, {eh - 1 - y, ew - 1 - x},
+                            {y, ew - 1 - x}};
+                    int[] p = pos[exif];
+                    ok = shown[3 * (p[1] * dw + p[0])] == g[y * ew + x];
+                }
+            }
+            check(ok, "EXIF orientation " + exif, "rotation " + Orientation.rotation(exif)
+                    + ", mirror " + Orientation.mirror(exif) + " does not display it upright");
+        }
 
         // --- the rest of the native surface the app uses ---------------------------------
         NanoDet plus = models.get("plus416");
