@@ -131,7 +131,7 @@ def main(repo: Path, libs: list[Path]) -> int:
         check(re.search(rf"\b{key}\s+\d+", appg) is not None, f"app/build.gradle sets {key}")
     check(re.search(r"namespace\s+'com\.nanodet\.ncnn\.demo'", appg) is not None,
           "app namespace is com.nanodet.ncnn.demo")
-    for p in ("nanodet.abis", "nanodet.ncnnAndroidDir", "nanodet.modelsDir",
+    for p in ("nanodet.abis", "nanodet.ncnnAndroidDir", "nanodet.modelsDir", "nanodet.cmakeArgs",
               "android.useAndroidX=true"):
         check(p in props, f"gradle.properties has {p}")
         if p.startswith("nanodet."):
