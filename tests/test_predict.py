@@ -100,7 +100,8 @@ def test_json_round_trip(model, bus):
 
 
 def test_to_supervision(model, bus):
-    sv = pytest.importorskip("supervision", reason="supervision is in the test extra")
+    import supervision as sv  # in the test extra: a missing package is a set-up error
+
     r = model.predict(bus, conf=0.4)
     s = r.to_supervision()
     assert isinstance(s, sv.Detections) and len(s) == len(r)
