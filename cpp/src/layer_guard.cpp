@@ -26,10 +26,14 @@ std::vector<long> shape_of(const ncnn::Mat& m) {
     }
 }
 
+size_t total(const ncnn::Mat& m) {
+    return m.empty() ? 0 : size_t(m.w) * m.h * m.d * m.c * m.elempack;
+}
+
 // Wraps one ncnn layer: same flags, same behaviour, plus an input check before forward.
 class Guarded : public ncnn::Layer {
 public:
-    enum Kind { Concat, Eltwise, Weights };
+    enum Kind { Concat, Eltwise, Weights, Reshape };
     Guarded(ncnn::Layer* inner, Kind kind, int axis, bool int8 = false)
         : inner_(inner), kind_(kind), axis_(axis), int8_(int8) {
         typeindex = inner->typeindex;
@@ -94,10 +98,16 @@ public:
     int forward(const std::vector<ncnn::Mat>& in, std::vector<ncnn::Mat>& out,
                 const ncnn::Option& opt) const override {
         if (!agree(in)) return -1;
-        return inner_->forward(in, out, opt);
+        int r = inner_->forward(in, out, opt);
+        if (r == 0 && kind_ == Reshape && (out.empty() || total(out[0]) != total(in[0]))) return -1;
+        return r;
     }
     int forward(const ncnn::Mat& in, ncnn::Mat& out, const ncnn::Option& opt) const override {
-        return inner_->forward(in, out, opt);
+        int r = inner_->forward(in, out, opt);
+        // A Reshape whose fixed sizes do not fit its input can hand on a blob that claims more
+        // elements than were allocated: the next layer reads past the buffer.
+        if (r == 0 && kind_ == Reshape && total(out) != total(in)) return -1;
+        return r;
     }
     int forward_inplace(std::vector<ncnn::Mat>& io, const ncnn::Option& opt) const override {
         if (!agree(io)) return -1;
@@ -130,7 +140,7 @@ private:
         const int dims = int(s0.size());
         const int axis = axis_ < 0 ? dims + axis_ : axis_;
         if (kind_ == Concat && (axis < 0 || axis >= dims)) return false;
-        if (kind_ == Weights) return true;
+        if (kind_ == Weights || kind_ == Reshape) return true;
         for (const ncnn::Mat& m : in) {
             if (m.empty()) return false;
             // Eltwise walks every input with the first one's packing; Concat repacks them.
@@ -163,6 +173,8 @@ void guard_layer_inputs(ncnn::Net& net, const ParamGraph& graph) {
             layer = new Guarded(layer, Guarded::Concat, axis);
         else if (layer->typeindex == ncnn::LayerType::Eltwise)
             layer = new Guarded(layer, Guarded::Eltwise, 0);
+        else if (layer->typeindex == ncnn::LayerType::Reshape)
+            layer = new Guarded(layer, Guarded::Reshape, 0);
         else if (layer->typeindex == ncnn::LayerType::Convolution ||
                  layer->typeindex == ncnn::LayerType::ConvolutionDepthWise ||
                  layer->typeindex == ncnn::LayerType::InnerProduct ||
