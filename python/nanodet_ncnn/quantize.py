@@ -111,9 +111,9 @@ def kl_threshold(hist: np.ndarray, absmax: float, target_bins: int = TARGET_BINS
     return (best_i + 0.5) * width
 
 
-# alpha / b minimising 2 b^2 exp(-t) + (t b)^2 / (12 * 127^2)  <=>  t exp(t) = 24 * 127^2
+# alpha / b minimising 2 b^2 exp(-t) + (t b)^2 / (12 * 127^2)  <=>  t exp(t) = 12 * 127^2
 def _aciq_ratio() -> float:
-    c = 24.0 * 127 * 127
+    c = 12.0 * 127 * 127
     t = 10.0
     for _ in range(50):  # Newton on t e^t - c
         f = t * math.exp(t) - c
