@@ -1,0 +1,135 @@
+"""fp32 / fp16 / our int8 (kl, aciq, mixed) / the shipped int8: COCO128 mAP and detect() latency,
+measured side by side in one run. Prints a markdown table and writes JSON.
+
+    python benchmarks/precision_table.py                       # ~5 min on 2 cores
+    python benchmarks/precision_table.py --json out.json --iters 30
+
+Calibration uses the even-indexed half of COCO128 (64 images); mAP is reported on all 128
+images and on the 64 held-out (odd-indexed) images that calibration never saw. Latency: median
+of `iters` detect() calls on bus.jpg per model and thread count, the models interleaved call by
+call so that they share the machine's state.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def shared() -> Path:
+    return Path(os.environ.get("NANODET_NCNN_SHARED", ROOT.parent / "shared"))
+
+
+def subset(coco: Path, images: list[Path], dst: Path) -> Path:
+    (dst / "images").mkdir(parents=True)
+    (dst / "labels").mkdir()
+    for p in images:
+        (dst / "images" / p.name).symlink_to(p)
+        lbl = coco / "labels" / (p.stem + ".txt")
+        if lbl.exists():
+            (dst / "labels" / lbl.name).symlink_to(lbl)
+    (dst / "names.yaml").symlink_to(coco / "names.yaml")
+    return dst
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--json", default=str(ROOT / "benchmarks" / "results" / "precision.json"))
+    ap.add_argument("--iters", type=int, default=30, help="timed detect() calls per model and thread count")
+    ap.add_argument("--auto-mixed", type=int, default=4, help="K for the mixed-precision row")
+    ap.add_argument("--out-dir", default=None, help="where the int8 models go (default: a temp dir)")
+    args = ap.parse_args()
+
+    import cv2
+    import numpy as np
+
+    import nanodet_ncnn
+    from nanodet_ncnn import Detector
+    from nanodet_ncnn.evaluate import evaluate
+    from nanodet_ncnn.quantize import quantize
+
+    sh = shared()
+    coco = sh / "datasets" / "coco128-val2017"
+    base = sh / "models" / "Deepdive543443__ncnn-android-nanodet"
+    fp32 = base / "nanodet-plus-m_416.param"
+    shipped = base / "nanodet-plus-m_416_int8.param"
+    imgs = sorted((coco / "images").glob("*.jpg"))
+    calib, held = imgs[0::2], imgs[1::2]
+    tmp = Path(tempfile.mkdtemp(prefix="precision-"))
+    out_dir = Path(args.out_dir) if args.out_dir else tmp
+    held_dir = subset(coco, held, tmp / "heldout")
+
+    t0 = time.time()
+    rows = [{"name": "fp32", "param": fp32, "precision": "fp32"},
+            {"name": "fp16 (fp16 storage + arithmetic where the CPU has it)", "param": fp32,
+             "precision": "fp16"}]
+    for name, method, extra in (("int8 ours, kl", "kl", {}), ("int8 ours, aciq", "aciq", {}),
+                                (f"int8 ours, kl + {args.auto_mixed} fp32 layers (auto-mixed)",
+                                 "kl", {"auto_mixed": args.auto_mixed})):
+        tag = name.split(",")[1].strip().split(" ")[0] + ("_mixed" if extra else "")
+        tq = time.time()
+        rep = quantize(fp32, calib, out_dir / f"nanodet-plus-m_416_{tag}", method=method,
+                       num_images=len(calib), num_threads=2, progress=False, **extra)
+        rows.append({"name": name, "param": Path(rep["param"]), "precision": "int8",
+                     "quantize_s": round(time.time() - tq, 1), "bin_bytes": rep["bin_bytes"],
+                     "fp32_layers": rep["fp32_layers"]})
+        print(f"quantized {name} in {rows[-1]['quantize_s']} s", file=sys.stderr)
+    rows.append({"name": "int8 shipped (ncnn2int8, Deepdive543443)", "param": shipped,
+                 "precision": "int8"})
+    for r in rows:
+        r.setdefault("bin_bytes", r["param"].with_suffix(".bin").stat().st_size)
+
+    for r in rows:
+        det = Detector(r["param"], precision=r["precision"], num_threads=2)
+        full = evaluate(det, coco, progress=False)
+        ho = evaluate(det, held_dir, progress=False)
+        r.update(map=full["map"], map50=full["map50"], heldout_map=ho["map"],
+                 heldout_map50=ho["map50"])
+        print(f"evaluated {r['name']}: mAP {full['map']:.4f}", file=sys.stderr)
+
+    bus = cv2.imread(str(sh / "images" / "bus.jpg"))
+    for threads in (1, 2):
+        dets = [Detector(r["param"], precision=r["precision"], num_threads=threads) for r in rows]
+        times: list[list[float]] = [[] for _ in rows]
+        for _ in range(3):
+            for d in dets:
+                d.detect(bus)
+        for _ in range(args.iters):
+            for i, d in enumerate(dets):
+                t = time.perf_counter()
+                d.detect(bus)
+                times[i].append((time.perf_counter() - t) * 1e3)
+        for r, ts in zip(rows, times):
+            r[f"ms_{threads}t"] = statistics.median(ts)
+
+    ref = rows[0]
+    print(f"\nNanoDet-Plus-m 416, COCO128 (128 images; held-out: the 64 not used for calibration), "
+          f"detect() median on bus.jpg, {platform.machine()}, ncnn {nanodet_ncnn.ncnn_version()}\n")
+    print("| model | mAP@[.5:.95] | mAP@.5 | held-out mAP | Δ mAP vs fp32 | 1 thread ms | 2 threads ms | bin bytes |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['name']} | {r['map']*100:.1f} | {r['map50']*100:.1f} | {r['heldout_map']*100:.1f} | "
+              f"{(r['map'] - ref['map'])*100:+.1f} | {r['ms_1t']:.1f} | {r['ms_2t']:.1f} | {r['bin_bytes']:,} |")
+    mixed = [r for r in rows if r.get("fp32_layers")]
+    if mixed:
+        print(f"\nauto-mixed kept in fp32: {', '.join(mixed[0]['fp32_layers'])}")
+    out = {"machine": platform.machine(), "processor": platform.processor(), "cpus": os.cpu_count(),
+           "ncnn": nanodet_ncnn.ncnn_version(), "iters": args.iters,
+           "seconds": round(time.time() - t0, 1),
+           "rows": [{k: (str(v) if isinstance(v, Path) else v) for k, v in r.items()} for r in rows]}
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(out, indent=1))
+    print(f"\nwrote {args.json}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
