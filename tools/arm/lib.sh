@@ -6,7 +6,7 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 CACHE="${NANODET_NCNN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/nanodet-ncnn}"
 ARM="$CACHE/arm"
-SHARED="${NANODET_SHARED:-$REPO/../shared}"
+SHARED="${NANODET_SHARED:-${NANODET_NCNN_SHARED:-$REPO/../shared}}"
 SHARED="$(cd "$SHARED" 2>/dev/null && pwd || echo "$SHARED")"
 TOOLCHAIN="$REPO/tools/arm/aarch64-linux-gnu.cmake"
 SYSROOT="$ARM/sysroot"
