@@ -426,7 +426,6 @@ def test_detector_dropped_while_another_thread_uses_it(frames):
     assert wr() is None
 
 
-@pytest.mark.skipif(not hasattr(nanodet_ncnn.Detector, "close"), reason="no Detector.close()")
 def test_close(frames):
     p, b = model_paths("nanodet_m")
     det = nanodet_ncnn.Detector(p, b, num_threads=1, input_size=64)

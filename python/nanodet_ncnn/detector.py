@@ -79,7 +79,7 @@ class Detector:
             if p.is_dir():
                 raise IsADirectoryError(f"{what} path is a folder: {p}")
         self.param_path, self.bin_path = param, bin_path
-        self._core = _core.Detector(
+        self._impl = _core.Detector(
             str(param), str(bin_path), num_threads=default_threads() if num_threads is None else int(num_threads),
             input_size=input_size, resize=resize, mean=mean, norm=norm, precision=precision,
             num_classes=num_classes, reg_max=reg_max, strides=list(strides),
@@ -104,6 +104,28 @@ class Detector:
         if not 0.0 <= iou <= 1.0:
             raise ValueError(f"iou must be within [0, 1], got {iou}")
 
+    @property
+    def _core(self) -> "_core.Detector":
+        impl = self.__dict__.get("_impl")
+        if impl is None:
+            raise RuntimeError("this Detector is closed")
+        return impl
+
+    def close(self) -> None:
+        """Frees the network now (idempotent). Calls already running finish normally; later
+        calls raise RuntimeError."""
+        self.__dict__["_impl"] = None
+
+    @property
+    def closed(self) -> bool:
+        return self.__dict__.get("_impl") is None
+
+    def __enter__(self) -> "Detector":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     # --- model facts -----------------------------------------------------------------------
     num_classes = property(lambda self: self._core.num_classes)
     reg_max = property(lambda self: self._core.reg_max)
@@ -118,6 +140,8 @@ class Detector:
         return self._core.describe()
 
     def __repr__(self) -> str:
+        if self.closed:
+            return f"Detector({self.param_path.name}: closed)"
         return f"Detector({self.param_path.name}: {self.describe()})"
 
     # --- inference ---------------------------------------------------------------------------
