@@ -133,16 +133,10 @@ fi
 
 # --- 3. aarch64 cross build -------------------------------------------------------------------------
 stamp "3. aarch64 cross build (Debian aarch64-linux-gnu-g++; ncnn cached by NcnnDependency.cmake)"
-TOOLCHAIN_SRC="$REPO/tools/arm/aarch64-linux-gnu.cmake"
-[[ -f $TOOLCHAIN_SRC ]] || TOOLCHAIN_SRC="$REPO/tools/android/aarch64-linux-gnu.cmake"
-# NcnnDependency.cmake keys its ncnn cache on the toolchain file's path as well as its content:
-# a copy at a fixed place keeps the cross-built ncnn reusable from every checkout (CI clones
-# to a new folder each run).
-NCNN_CACHE="${NANODET_NCNN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/nanodet-ncnn}"
-TOOLCHAIN="$NCNN_CACHE/android/aarch64-linux-gnu.cmake"
-mkdir -p "$(dirname "$TOOLCHAIN")"
-cmp -s "$TOOLCHAIN_SRC" "$TOOLCHAIN" || cp "$TOOLCHAIN_SRC" "$TOOLCHAIN"
-echo "toolchain file: ${TOOLCHAIN_SRC#"$REPO"/} (as $TOOLCHAIN)"
+# The same toolchain file as the aarch64 CI stage: NcnnDependency.cmake keys its cache on the
+# file's content, so both stages share one cross-built ncnn.
+TOOLCHAIN="$REPO/tools/arm/aarch64-linux-gnu.cmake"
+echo "toolchain file: ${TOOLCHAIN#"$REPO"/}"
 ARM_LIB="$BUILD/aarch64/jni/libnanodetncnn.so"
 if run "aarch64-configure" cmake -S "$REPO/tools/android" -B "$BUILD/aarch64" "${GEN[@]}" \
         -DCMAKE_BUILD_TYPE=Release -DCMAKE_TOOLCHAIN_FILE="$TOOLCHAIN" \
