@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <vector>
 
+#include "kernels/kernels.h"
+
 namespace nanodet {
 
 int channels_of(PixelFormat fmt) {
@@ -77,7 +79,7 @@ ncnn::Mat preprocess(const uint8_t* pixels, int w, int h, int stride_bytes, Pixe
             std::fill(row, row + p.pad_left, pad);
             const uint8_t* src = resized.data() + size_t(sy) * cw * cn + src_channel[c];
             float* dst = row + p.pad_left;
-            for (int x = 0; x < cw; ++x) dst[x] = (float(src[x * cn]) - m) * n;
+            kernels::u8_plane_normalize(src, cn, cw, m, n, dst);  // (src[x * cn] - m) * n
             std::fill(row + p.pad_left + cw, row + p.input_w, pad);
         }
     }

@@ -88,6 +88,14 @@ TEST(scalar_iou_known) {
     CHECK_NEAR(iou[4], 0.04, 1e-7);
 }
 
+TEST(scalar_u8_plane_normalize_known) {
+    const uint8_t bgr[] = {0, 10, 255, 1, 2, 3};  // two BGR pixels
+    float g[2];
+    K::u8_plane_normalize_scalar(bgr + 1, 3, 2, 116.28f, 0.017507f, g);  // green plane
+    CHECK(g[0] == (10.f - 116.28f) * 0.017507f);
+    CHECK(g[1] == (2.f - 116.28f) * 0.017507f);
+}
+
 TEST(dispatched_kernels_report_name) {
     // On x86 the un-suffixed kernels are the scalar ones and the switch is inert.
 #if !NANODET_HAVE_NEON
@@ -433,6 +441,22 @@ TEST(neon_iou_matches_scalar) {
                 K::iou_many_neon(box, area, boxes.data(), areas.data(), n, b.data());
                 std::string why;
                 CHECK_MSG(same_vec(a, b, n + 1, why), "n=" + std::to_string(n) + " " + why);
+            }
+}
+
+TEST(neon_u8_plane_normalize_matches_scalar) {
+    for (int cn : {1, 3, 4})
+        for (int n : {0, 1, 15, 16, 17, 18, 31, 32, 33, 47, 100, 416})
+            for (int c = 0; c < cn; ++c) {
+                // exactly n * cn bytes, so reading past the row would leave the allocation
+                std::vector<uint8_t> px(size_t(n) * cn);
+                for (auto& b : px) b = uint8_t(rng());
+                std::vector<float> a(n + 1, 42.f), b(n + 1, 42.f);
+                K::u8_plane_normalize_scalar(px.data() + c, cn, n, 123.675f, 0.017125f, a.data());
+                K::u8_plane_normalize_neon(px.data() + c, cn, n, 123.675f, 0.017125f, b.data());
+                std::string why;
+                CHECK_MSG(same_vec(a, b, n + 1, why), "cn=" + std::to_string(cn) + " n=" +
+                                                          std::to_string(n) + " " + why);
             }
 }
 

@@ -51,5 +51,10 @@ void iou_many_scalar(const float box[4], float box_area, const float* boxes, con
     }
 }
 
+void u8_plane_normalize_scalar(const uint8_t* src, int cn, int n, float mean, float norm,
+                               float* dst) {
+    for (int x = 0; x < n; ++x) dst[x] = (float(src[x * cn]) - mean) * norm;
+}
+
 }  // namespace kernels
 }  // namespace nanodet

@@ -307,6 +307,37 @@ void iou_many_neon(const float box[4], float box_area, const float* boxes, const
     if (k < n) iou_many_scalar(box, box_area, boxes + 4 * k, areas + k, n - k, iou + k);
 }
 
+namespace {
+// 16 bytes -> 16 normalised floats, (x - mean) * norm exactly as the scalar code (no FMA).
+inline void normalize16(uint8x16_t u, float32x4_t m, float32x4_t k, float* dst) {
+    const uint16x8_t lo = vmovl_u8(vget_low_u8(u)), hi = vmovl_high_u8(u);
+    const float32x4_t f0 = vcvtq_f32_u32(vmovl_u16(vget_low_u16(lo)));
+    const float32x4_t f1 = vcvtq_f32_u32(vmovl_high_u16(lo));
+    const float32x4_t f2 = vcvtq_f32_u32(vmovl_u16(vget_low_u16(hi)));
+    const float32x4_t f3 = vcvtq_f32_u32(vmovl_high_u16(hi));
+    vst1q_f32(dst, vmulq_f32(vsubq_f32(f0, m), k));
+    vst1q_f32(dst + 4, vmulq_f32(vsubq_f32(f1, m), k));
+    vst1q_f32(dst + 8, vmulq_f32(vsubq_f32(f2, m), k));
+    vst1q_f32(dst + 12, vmulq_f32(vsubq_f32(f3, m), k));
+}
+}  // namespace
+
+void u8_plane_normalize_neon(const uint8_t* src, int cn, int n, float mean, float norm,
+                             float* dst) {
+    const float32x4_t m = vdupq_n_f32(mean), k = vdupq_n_f32(norm);
+    int x = 0;
+    // vld3/vld4 read a whole 16-pixel group starting at this channel: stop one pixel early so
+    // that the read never passes the end of the row (the last row ends the buffer).
+    const int last = n - 16 - (cn > 1 ? 1 : 0);
+    if (cn == 1)
+        for (; x <= last; x += 16) normalize16(vld1q_u8(src + x), m, k, dst + x);
+    else if (cn == 3)
+        for (; x <= last; x += 16) normalize16(vld3q_u8(src + 3 * x).val[0], m, k, dst + x);
+    else if (cn == 4)
+        for (; x <= last; x += 16) normalize16(vld4q_u8(src + 4 * x).val[0], m, k, dst + x);
+    for (; x < n; ++x) dst[x] = (float(src[x * cn]) - mean) * norm;
+}
+
 bool neon_enabled() { return g_neon_enabled.load(std::memory_order_relaxed); }
 void set_neon_enabled(bool on) { g_neon_enabled.store(on, std::memory_order_relaxed); }
 
