@@ -51,7 +51,7 @@ find_prefix() {
 PREFIX=$(find_prefix)
 if [ -z "$PREFIX" ]; then
     stamp "no cached ncnn: building it (once) through cmake/NcnnDependency.cmake"
-    cmake -S "$REPO" -B "$BUILD-ncnn" "${GEN[@]}" -DNANODET_BUILD_PYTHON=OFF -DNANODET_BUILD_TOOLS=OFF >/dev/null
+    cmake -S "$REPO" -B "$BUILD-ncnn" "${GEN[@]}" -DNANODET_BUILD_PYTHON=OFF -DNANODET_BUILD_TOOLS=OFF -DNANODET_BUILD_TESTS=OFF >/dev/null
     PREFIX=$(find_prefix)
     [ -n "$PREFIX" ] || die "ncnn build did not produce a prefix under $CACHE/install"
 fi
@@ -59,7 +59,11 @@ stamp "ncnn: $PREFIX"
 
 # --- build --------------------------------------------------------------------------------
 stamp "building the ASan+UBSan core, C++ tests, driver and fuzzers (clang, -j$JOBS)"
+# ncnn is built by gcc against libgomp; clang links that same OpenMP runtime (no libomp needed).
+GOMP=$(gcc -print-file-name=libgomp.so)
 cmake -S "$REPO/cpp/fuzz" -B "$BUILD" "${GEN[@]}" -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+    -DOpenMP_C_FLAGS=-fopenmp=libgomp -DOpenMP_CXX_FLAGS=-fopenmp=libgomp \
+    -DOpenMP_C_LIB_NAMES=gomp -DOpenMP_CXX_LIB_NAMES=gomp -DOpenMP_gomp_LIBRARY="$GOMP" \
     -Dncnn_DIR="$PREFIX/lib/cmake/ncnn" >"$BUILD.configure.log" 2>&1 || { cat "$BUILD.configure.log"; die "configure"; }
 cmake --build "$BUILD" -j "$JOBS" >"$BUILD.build.log" 2>&1 || { tail -50 "$BUILD.build.log"; die "build"; }
 
