@@ -105,6 +105,16 @@ ImageView view_image(py::handle obj) {
 
 }  // namespace
 
+// The keyword arguments shared by Detector(param, bin, ...) and Detector.from_memory(...).
+#define LOAD_ARGS                                                                              \
+    py::arg("param"), py::arg("bin"), py::kw_only(), py::arg("num_threads") = 1,              \
+        py::arg("input_size") = py::none(), py::arg("resize") = "letterbox",                  \
+        py::arg("pad_multiple") = 32, py::arg("mean") = py::none(),                           \
+        py::arg("norm") = py::none(), py::arg("precision") = "auto",                          \
+        py::arg("num_classes") = 0, py::arg("reg_max") = -1,                                  \
+        py::arg("strides") = std::vector<int>{}, py::arg("center_offset") = -1.f,             \
+        py::arg("cls_sigmoid") = py::none()
+
 PYBIND11_MODULE(_core, m) {
     m.doc() = "nanodet-ncnn C++ core";
     static py::exception<Error> base_exc(m, "NanodetError", PyExc_ValueError);
@@ -137,13 +147,7 @@ PYBIND11_MODULE(_core, m) {
                  py::gil_scoped_release nogil;
                  return Detector::from_files(param, bin, o);
              }),
-             py::arg("param"), py::arg("bin"), py::kw_only(), py::arg("num_threads") = 1,
-             py::arg("input_size") = py::none(), py::arg("resize") = "letterbox",
-             py::arg("pad_multiple") = 32, py::arg("mean") = py::none(),
-             py::arg("norm") = py::none(), py::arg("precision") = "auto",
-             py::arg("num_classes") = 0, py::arg("reg_max") = -1,
-             py::arg("strides") = std::vector<int>{}, py::arg("center_offset") = -1.f,
-             py::arg("cls_sigmoid") = py::none())
+             LOAD_ARGS)
         .def_static(
             "from_memory",
             [](py::bytes param, py::bytes bin, int num_threads, py::object input_size,
@@ -159,13 +163,7 @@ PYBIND11_MODULE(_core, m) {
                 return Detector::from_memory(
                     text, reinterpret_cast<const uint8_t*>(weights.data()), weights.size(), o);
             },
-            py::arg("param"), py::arg("bin"), py::kw_only(), py::arg("num_threads") = 1,
-            py::arg("input_size") = py::none(), py::arg("resize") = "letterbox",
-            py::arg("pad_multiple") = 32, py::arg("mean") = py::none(),
-            py::arg("norm") = py::none(), py::arg("precision") = "auto",
-            py::arg("num_classes") = 0, py::arg("reg_max") = -1,
-            py::arg("strides") = std::vector<int>{}, py::arg("center_offset") = -1.f,
-            py::arg("cls_sigmoid") = py::none())
+            LOAD_ARGS)
         .def(
             "detect",
             [](const Detector& d, py::handle image, float conf, float iou, const std::string& nms,

@@ -278,7 +278,7 @@ HeadLayout infer_head_layout(const ncnn::Net& net, const ParamGraph& graph,
             int c = -1;
             if (ov.num_classes > 0) c = ov.num_classes;
             else if (ov.reg_max >= 0) c = t.channels - 4 * (ov.reg_max + 1);
-            else if (const ParamLayer* sl = graph.find_slice_above(t.blob)) {
+            else if (const ParamLayer* sl = graph.find_above(t.blob, "Slice", true)) {
                 auto it = sl->arrays.find(0);
                 if (it != sl->arrays.end() && it->second.size() == 2) {
                     int first = std::atoi(it->second[0].c_str());

@@ -126,7 +126,8 @@ ParamGraph ParamGraph::parse(const std::string& text) {
     return g;
 }
 
-bool ParamGraph::passes_through(const std::string& blob, const std::string& type) const {
+const ParamLayer* ParamGraph::find_above(const std::string& blob, const std::string& type,
+                                          bool through_sigmoid) const {
     std::vector<std::string> stack{blob};
     std::set<std::string> seen;
     while (!stack.empty()) {
@@ -136,25 +137,8 @@ bool ParamGraph::passes_through(const std::string& blob, const std::string& type
         auto it = producer.find(b);
         if (it == producer.end()) continue;
         const ParamLayer& L = layers[it->second];
-        if (L.type == type) return true;
-        if (data_movers().count(L.type))
-            for (const auto& bb : L.bottoms) stack.push_back(bb);
-    }
-    return false;
-}
-
-const ParamLayer* ParamGraph::find_slice_above(const std::string& blob) const {
-    std::vector<std::string> stack{blob};
-    std::set<std::string> seen;
-    while (!stack.empty()) {
-        std::string b = stack.back();
-        stack.pop_back();
-        if (!seen.insert(b).second) continue;
-        auto it = producer.find(b);
-        if (it == producer.end()) continue;
-        const ParamLayer& L = layers[it->second];
-        if (L.type == "Slice") return &L;
-        if (data_movers().count(L.type) || L.type == "Sigmoid")
+        if (L.type == type) return &L;
+        if (data_movers().count(L.type) || (through_sigmoid && L.type == "Sigmoid"))
             for (const auto& bb : L.bottoms) stack.push_back(bb);
     }
     return nullptr;

@@ -24,11 +24,13 @@ struct ParamGraph {
     // Throws ModelError naming the line on malformed text.
     static ParamGraph parse(const std::string& text);
 
-    // Walks from `blob` towards the inputs through layers that only move data (reshape, permute,
-    // concat, slice, ...), collecting the layer types met where the walk stops.
-    bool passes_through(const std::string& blob, const std::string& type) const;
-    // The first Slice met walking back from `blob` through data-moving layers, or nullptr.
-    const ParamLayer* find_slice_above(const std::string& blob) const;
+    // The first layer of `type` met walking from `blob` towards the inputs through layers that
+    // only move data (reshape, permute, concat, slice, ...; also Sigmoid if `through_sigmoid`).
+    const ParamLayer* find_above(const std::string& blob, const std::string& type,
+                                 bool through_sigmoid = false) const;
+    bool passes_through(const std::string& blob, const std::string& type) const {
+        return find_above(blob, type) != nullptr;
+    }
 };
 
 }  // namespace nanodet
