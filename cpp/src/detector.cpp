@@ -64,6 +64,12 @@ struct Detector::Impl {
     std::string source;
 
     std::vector<ncnn::Mat> extract_all(const ncnn::Mat& in) const;
+    // The network input for a frame, and where the frame sits in it (pl).
+    ncnn::Mat prepare(const uint8_t* pixels, int w, int h, int stride_bytes, PixelFormat fmt,
+                      Placement& pl) const {
+        pl = plan_placement(w, h, target_w, target_h, opts.resize, opts.pad_multiple);
+        return preprocess(pixels, w, h, stride_bytes, fmt, pl, opts.mean.data(), opts.norm.data());
+    }
     // decode + NMS of one frame's outputs into r (detections, decode_ms, nms_ms)
     void postprocess(const std::vector<ncnn::Mat>& outs, const Placement& pl, int w, int h,
                      const DetectParams& p, DetectResult& r) const;
@@ -281,9 +287,8 @@ DetectResult Detector::detect(const uint8_t* pixels, int w, int h, int stride_by
 
     DetectResult r;
     auto t0 = Clock::now();
-    Placement pl = plan_placement(w, h, m.target_w, m.target_h, m.opts.resize, m.opts.pad_multiple);
-    ncnn::Mat in = preprocess(pixels, w, h, stride_bytes, p.pixel_format, pl, m.opts.mean.data(),
-                              m.opts.norm.data());
+    Placement pl;
+    ncnn::Mat in = m.prepare(pixels, w, h, stride_bytes, p.pixel_format, pl);
     r.input_width = pl.input_w;
     r.input_height = pl.input_h;
     r.times.preprocess_ms = ms_since(t0);
@@ -302,9 +307,7 @@ std::shared_ptr<const Detector::Captured> Detector::capture(const uint8_t* pixel
     check_frame(pixels, w, h, stride_bytes, p);
     const Impl& m = *impl_;
     auto c = std::make_shared<Captured>();
-    c->pl = plan_placement(w, h, m.target_w, m.target_h, m.opts.resize, m.opts.pad_multiple);
-    c->outs = m.extract_all(preprocess(pixels, w, h, stride_bytes, p.pixel_format, c->pl,
-                                       m.opts.mean.data(), m.opts.norm.data()));
+    c->outs = m.extract_all(m.prepare(pixels, w, h, stride_bytes, p.pixel_format, c->pl));
     c->w = w;
     c->h = h;
     return c;
@@ -392,9 +395,8 @@ std::vector<Detector::Blob> Detector::extract_blobs(const uint8_t* pixels, int w
         for (const auto& b : m.net.blobs()) found = found || b.name == name;
         if (!found) throw InputError("no blob named '" + name + "' in this model");
     }
-    Placement pl = plan_placement(w, h, m.target_w, m.target_h, m.opts.resize, m.opts.pad_multiple);
-    ncnn::Mat in = preprocess(pixels, w, h, stride_bytes, pixel_format, pl, m.opts.mean.data(),
-                              m.opts.norm.data());
+    Placement pl;
+    ncnn::Mat in = m.prepare(pixels, w, h, stride_bytes, pixel_format, pl);
     ncnn::Extractor ex = m.net.create_extractor();
     ex.set_light_mode(false);  // keep every blob: several names share one forward pass
     if (ex.input(m.layout.info.input_blob.c_str(), in) != 0)
@@ -405,10 +407,7 @@ std::vector<Detector::Blob> Detector::extract_blobs(const uint8_t* pixels, int w
         if (ex.extract(names[k].c_str(), b) != 0 || b.empty())
             throw ModelError("ncnn failed to compute blob '" + names[k] + "'");
         Blob& o = out[k];
-        if (b.dims == 1) o.shape = {b.w};
-        else if (b.dims == 2) o.shape = {b.h, b.w};
-        else if (b.dims == 3) o.shape = {b.c, b.h, b.w};
-        else o.shape = {b.c, b.d, b.h, b.w};
+        o.shape = dims_of(b);
         const size_t plane = size_t(b.w) * b.h * b.d;
         o.data.resize(plane * b.c);
         for (int c = 0; c < b.c; ++c) {

@@ -20,15 +20,6 @@ struct Probe {
     std::vector<int> a, b;  // dims outer -> inner at each probe
 };
 
-std::vector<int> dims_of(const ncnn::Mat& m) {
-    switch (m.dims) {
-        case 1: return {m.w};
-        case 2: return {m.h, m.w};
-        case 3: return {m.c, m.h, m.w};
-        case 4: return {m.c, m.d, m.h, m.w};
-        default: return {};
-    }
-}
 
 std::string dims_str(const std::vector<int>& d) {
     std::ostringstream s;
@@ -65,6 +56,16 @@ struct Analysed {
 };
 
 }  // namespace
+
+std::vector<int> dims_of(const ncnn::Mat& m) {
+    switch (m.dims) {
+        case 1: return {m.w};
+        case 2: return {m.h, m.w};
+        case 3: return {m.c, m.h, m.w};
+        case 4: return {m.c, m.d, m.h, m.w};
+        default: return {};
+    }
+}
 
 HeadLayout infer_head_layout(const ncnn::Net& net, const ParamGraph& graph,
                              const HeadOverrides& ov) {

@@ -10,6 +10,7 @@
 #include "param_graph.h"
 
 namespace ncnn {
+class Mat;
 class Net;
 }
 
@@ -31,6 +32,9 @@ struct HeadLayout {
 
 HeadLayout infer_head_layout(const ncnn::Net& net, const ParamGraph& graph,
                              const HeadOverrides& overrides);
+
+// A blob's dims, outermost first: {w}, {h, w}, {c, h, w} or {c, d, h, w}.
+std::vector<int> dims_of(const ncnn::Mat& m);
 
 // Feature-map size of a stride for an input dimension (NanoDet's stride-2 convs round up).
 inline int feature_size(int input, int stride) { return (input + stride - 1) / stride; }
