@@ -10,6 +10,9 @@ set(NANODET_NCNN_VERSION "1.0.20261020")
 set(NCNN_ROOT "" CACHE PATH "Prefix of an installed ncnn")
 set(NANODET_NCNN_SOURCE_DIR "" CACHE PATH "An ncnn source tree to build instead of the PyPI sdist")
 option(NANODET_NCNN_ALL_LAYERS "Build every ncnn layer instead of the NanoDet set" OFF)
+# ncnn's own minimal OpenMP runtime instead of libgomp: for toolchains without an OpenMP runtime
+# (the zig release toolchain, tools/release).
+option(NANODET_NCNN_SIMPLEOMP "Build ncnn with its SIMPLEOMP runtime instead of libgomp" OFF)
 
 # Layers NanoDet graphs name, plus the ones ncnn instantiates internally (Bias/Scale for
 # normalisation, Padding, Packing/Cast for layouts, fused activations, InnerProduct fallback)
@@ -67,6 +70,9 @@ set(_opts
     -DNCNN_FMA4=OFF -DNCNN_XOP=OFF -DNCNN_AVXNECONVERT=OFF -DNCNN_AVX512FP16=OFF
     -DNCNN_ARM84BF16=OFF -DNCNN_ARM86SVE=OFF
     -DCMAKE_POSITION_INDEPENDENT_CODE=ON)
+if(NANODET_NCNN_SIMPLEOMP)
+    list(TRANSFORM _opts REPLACE "^-DNCNN_SIMPLEOMP=OFF$" "-DNCNN_SIMPLEOMP=ON")
+endif()
 if(NOT NANODET_NCNN_ALL_LAYERS)
     file(STRINGS "${_src}/src/CMakeLists.txt" _layer_lines REGEX "^ncnn_add_layer\\(")
     foreach(_line IN LISTS _layer_lines)
@@ -82,6 +88,10 @@ endif()
 if(CMAKE_TOOLCHAIN_FILE)
     get_filename_component(_tc "${CMAKE_TOOLCHAIN_FILE}" ABSOLUTE)
     file(SHA256 "${_tc}" _tc_hash)  # the key uses the file's content, not its path
+    foreach(_f IN LISTS NANODET_NCNN_KEY_FILES)  # e.g. compiler wrappers the toolchain names
+        file(SHA256 "${_f}" _f_hash)
+        string(APPEND _tc_hash ";${_f_hash}")
+    endforeach()
     set(_opts_key ${_opts})
     list(APPEND _opts "-DCMAKE_TOOLCHAIN_FILE=${_tc}")
     # the NDK's toolchain file reads these (Gradle passes them): the nested build needs the same

@@ -78,34 +78,38 @@ SYSROOT_DEBS=(python3.11 python3.11-minimal libpython3.11-minimal libpython3.11-
     readline-common)
 
 # An emulated CPython 3.11 (Debian bookworm arm64 = Raspberry Pi OS bookworm): debs unpacked
-# with dpkg -x into $SYSROOT (no install, no chroot).
-step_sysroot() {
-    local stamp="$SYSROOT/.complete"
+# with dpkg -x into $SYSROOT (no install, no chroot). step_sysroot_for armhf ... builds the 32-bit
+# one (Raspberry Pi OS 32-bit) the same way.
+step_sysroot() { step_sysroot_for arm64 aarch64-linux-gnu "$SYSROOT" "$ARM/sysconfig"; }
+
+step_sysroot_for() {  # step_sysroot_for DEBIAN_ARCH TRIPLET SYSROOT_DIR SYSCONFIG_DIR
+    local arch="$1" triplet="$2" root="$3" sysconfig="$4"
+    local stamp="$root/.complete"
     local want
     want="$(printf '%s\n' "${SYSROOT_DEBS[@]}" | sha1sum | cut -c1-12)"
     if [[ -f $stamp && $(cat "$stamp") == "$want" ]]; then return; fi
-    log "assembling the arm64 CPython 3.11 sysroot in $SYSROOT"
-    rm -rf "$SYSROOT" "$ARM/debs"
-    mkdir -p "$SYSROOT" "$ARM/debs"
+    log "assembling the $arch CPython 3.11 sysroot in $root"
+    local debs="$ARM/debs-$arch"
+    rm -rf "$root" "$debs"
+    mkdir -p "$root" "$debs"
     local opts
-    opts="$(private_apt "$ARM/apt-arm64" deb arm64)"
+    opts="$(private_apt "$ARM/apt-$arch" deb "$arch")"
     # shellcheck disable=SC2086
     apt-get $opts update
     # shellcheck disable=SC2086
-    (cd "$ARM/debs" && apt-get $opts download "${SYSROOT_DEBS[@]}")
+    (cd "$debs" && apt-get $opts download "${SYSROOT_DEBS[@]}")
     local n=0
-    for d in "$ARM/debs"/*.deb; do dpkg -x "$d" "$SYSROOT"; n=$((n + 1)); done
+    for d in "$debs"/*.deb; do dpkg -x "$d" "$root"; n=$((n + 1)); done
     ((n == ${#SYSROOT_DEBS[@]})) || die "expected ${#SYSROOT_DEBS[@]} debs, got $n"
-    [[ -x $SYSROOT/usr/bin/python3.11 ]] || die "no python3.11 in the sysroot"
+    [[ -x $root/usr/bin/python3.11 ]] || die "no python3.11 in the sysroot"
     # Python headers for cross builds: Debian's pyconfig.h is a multiarch shim; use the real one.
-    cp "$SYSROOT/usr/include/aarch64-linux-gnu/python3.11/pyconfig.h" \
-       "$SYSROOT/usr/include/python3.11/pyconfig.h"
+    cp "$root/usr/include/$triplet/python3.11/pyconfig.h" "$root/usr/include/python3.11/pyconfig.h"
     # sysconfig data for scikit-build-core (its own folder: never the whole target stdlib)
-    mkdir -p "$ARM/sysconfig"
-    cp "$SYSROOT/usr/lib/python3.11/_sysconfigdata__aarch64-linux-gnu.py" "$ARM/sysconfig/"
+    mkdir -p "$sysconfig"
+    cp "$root/usr/lib/python3.11/_sysconfigdata__$triplet.py" "$sysconfig/"
     # precompiled stdlib: emulated start-up 0.36 -> 0.23 s
-    "$HOST_PY" -m compileall -q -j 0 "$SYSROOT/usr/lib/python3.11" >/dev/null 2>&1 || true
-    rm -rf "$ARM/debs"
+    "$HOST_PY" -m compileall -q -j 0 "$root/usr/lib/python3.11" >/dev/null 2>&1 || true
+    rm -rf "$debs"
     echo "$want" > "$stamp"
 }
 
