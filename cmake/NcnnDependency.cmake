@@ -13,6 +13,7 @@ option(NANODET_NCNN_ALL_LAYERS "Build every ncnn layer instead of the NanoDet se
 # ncnn's own minimal OpenMP runtime instead of libgomp: for toolchains without an OpenMP runtime
 # (the zig release toolchain, tools/release).
 option(NANODET_NCNN_SIMPLEOMP "Build ncnn with its SIMPLEOMP runtime instead of libgomp" OFF)
+set(NANODET_NCNN_EXTRA_OPTIONS "" CACHE STRING "More -D options for the ncnn build (part of the cache key)")
 
 # Layers NanoDet graphs name, plus the ones ncnn instantiates internally (Bias/Scale for
 # normalisation, Padding, Packing/Cast for layouts, fused activations, InnerProduct fallback)
@@ -73,6 +74,7 @@ set(_opts
 if(NANODET_NCNN_SIMPLEOMP)
     list(TRANSFORM _opts REPLACE "^-DNCNN_SIMPLEOMP=OFF$" "-DNCNN_SIMPLEOMP=ON")
 endif()
+list(APPEND _opts ${NANODET_NCNN_EXTRA_OPTIONS})
 if(NOT NANODET_NCNN_ALL_LAYERS)
     file(STRINGS "${_src}/src/CMakeLists.txt" _layer_lines REGEX "^ncnn_add_layer\\(")
     foreach(_line IN LISTS _layer_lines)

@@ -2,7 +2,10 @@
 """Smoke test of an installed nanodet_ncnn (run under qemu-aarch64 by tools/arm/run_tests.sh, and
 on the host for the reference): import, load two real models, detect on bus.jpg, write JSON.
 
-  smoke_test.py SHARED_DIR OUT.json [--compare REFERENCE.json]
+  smoke_test.py SHARED_DIR OUT.json [--ppm BUS.ppm] [--compare REFERENCE.json]
+
+--ppm reads bus.jpg from a PPM copy made on the host (tools/arm/lib.sh step_ppm_images) with
+numpy alone, for Pythons without OpenCV (PyPI has no armv7l OpenCV wheels).
 
 With --compare, the detections must match the reference run (same classes, boxes within 0.5 px,
 scores within 2e-3: ncnn's x86 and ARM kernels round differently), else exit 1.
@@ -20,17 +23,45 @@ MODELS = {
 }
 
 
-def run(shared: str) -> dict:
-    import cv2
+def read_ppm(path: str):
+    """A binary PPM (P6, maxval 255) as a BGR uint8 array."""
+    import numpy as np
+
+    with open(path, "rb") as f:
+        data = f.read()
+    fields, pos = [], 0
+    while len(fields) < 4:  # magic, width, height, maxval; '#' comments allowed between them
+        while data[pos:pos + 1].isspace():
+            pos += 1
+        if data[pos:pos + 1] == b"#":
+            pos = data.index(b"\n", pos) + 1
+            continue
+        end = pos
+        while not data[end:end + 1].isspace():
+            end += 1
+        fields.append(data[pos:end])
+        pos = end
+    assert fields[0] == b"P6" and fields[3] == b"255", f"{path}: not an 8-bit binary PPM"
+    w, h = int(fields[1]), int(fields[2])
+    rgb = np.frombuffer(data, np.uint8, w * h * 3, pos + 1).reshape(h, w, 3)
+    return np.ascontiguousarray(rgb[:, :, ::-1])
+
+
+def run(shared: str, ppm: str | None = None) -> dict:
     import numpy as np
 
     import nanodet_ncnn
     from nanodet_ncnn import _core
 
-    img = cv2.imread(f"{shared}/images/bus.jpg")
+    if ppm:
+        img, cv2_version = read_ppm(ppm), None
+    else:
+        import cv2
+
+        img, cv2_version = cv2.imread(f"{shared}/images/bus.jpg"), cv2.__version__
     assert img is not None and img.shape == (1080, 810, 3), "cannot read bus.jpg"
     res = {"kernels": _core.kernels(), "ncnn": _core.ncnn_version(),
-           "numpy": np.__version__, "cv2": cv2.__version__, "package": nanodet_ncnn.__file__,
+           "numpy": np.__version__, "cv2": cv2_version, "package": nanodet_ncnn.__file__,
            "models": {}}
     for name, rel in MODELS.items():
         base = f"{shared}/models/{rel}"
@@ -66,11 +97,15 @@ def main() -> int:
     if len(sys.argv) < 3:
         print(__doc__.strip(), file=sys.stderr)
         return 2
-    shared, out = sys.argv[1], sys.argv[2]
-    ref = sys.argv[4] if len(sys.argv) >= 5 and sys.argv[3] == "--compare" else None
+    shared, out, rest = sys.argv[1], sys.argv[2], sys.argv[3:]
+    opts = dict(zip(rest[::2], rest[1::2]))
+    if len(rest) % 2 or set(opts) - {"--compare", "--ppm"}:
+        print(__doc__.strip(), file=sys.stderr)
+        return 2
+    ref = opts.get("--compare")
     passed = failed = 0
     try:
-        res = run(shared)
+        res = run(shared, opts.get("--ppm"))
         passed += 1
     except Exception as e:  # noqa: BLE001 - report and fail
         print(f"FAIL run: {type(e).__name__}: {e}")

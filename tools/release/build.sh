@@ -52,10 +52,13 @@ build_wheel() {
     case "$arch" in
         x86_64) ;;
         aarch64)
+            # ARMv8.2 fp16 and dotprod dispatch stay (Cortex-A55/A76, Pi 5); fp16fml and i8mm
+            # (ARMv8.4+ cores) are left out to keep the build short
+            defs=("-C" "cmake.define.NANODET_NCNN_EXTRA_OPTIONS=-DNCNN_ARM82FP16FML=OFF;-DNCNN_ARM84I8MM=OFF")
             step_sysroot
             env=(_PYTHON_SYSCONFIGDATA_NAME=_sysconfigdata__aarch64-linux-gnu
                  _PYTHON_HOST_PLATFORM=linux-aarch64 PYTHONPATH="$ARM/sysconfig")
-            defs=(-C cmake.define.Python_INCLUDE_DIR="$SYSROOT/usr/include/python3.11") ;;
+            defs+=(-C cmake.define.Python_INCLUDE_DIR="$SYSROOT/usr/include/python3.11") ;;
         armv7l)
             tc="$REPO/tools/release/zig-armv7.cmake"
             step_sysroot_for armhf arm-linux-gnueabihf "$ARM/sysroot-armhf" "$ARM/sysconfig-armhf"

@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# Install tests of the release wheels in dist/ (tools/release/build.sh), each from the wheel file
+# only: no source tree on the path (the tests run from a copy of tests/ + README.md).
+#
+#   bash tools/release/test_wheels.sh [x86_64] [aarch64] [armv7l]    (default: all three)
+#
+#   x86_64   the wheel pip-installed into a fresh folder; smoke test on the host (the reference
+#            for the ARM runs) and bench_arm from the wheel's scripts
+#   aarch64  the wheel installed for the emulated Debian arm64 CPython 3.11 (tools/arm/lib.sh);
+#            smoke test (compared with x86) + bench_arm on cortex-a53, cortex-a72 and cortex-a76
+#            (ARMv8.0 without LSE/fp16, ARMv8.0, ARMv8.2 with fp16 + dotprod), the pytest suite on
+#            cortex-a72 and a short subset on cortex-a53 and cortex-a76 (NANODET_NCNN_EMULATED=1
+#            makes the tests use fewer images)
+#   armv7l   the same for the emulated Debian armhf CPython 3.11 on cortex-a7 and cortex-a53
+#            (AArch32): numpy from Debian's armhf packages; PyPI has no armv7l OpenCV or ncnn
+#            wheels, so the smoke test reads a PPM and pytest runs the tests that need neither
+# Prints how many tests ran per CPU. NANODET_WHEELTEST_PYTEST=0 skips pytest (smoke tests only).
+source "$(dirname "${BASH_SOURCE[0]}")/../arm/lib.sh"
+
+DIST="$REPO/dist"
+ARCHES=("$@")
+((${#ARCHES[@]})) || ARCHES=(x86_64 aarch64 armv7l)
+WT="$ARM/wheeltest-$REPO_KEY"
+OUT="$WT/results"
+T0=$SECONDS
+declare -a SUMMARY=()
+stage_done() { SUMMARY+=("$(printf '%-48s %5ds  %s' "$1" $((SECONDS - $2)) "${3:-}")"); }
+[[ -d $SHARED/models ]] || die "shared test data not found at $SHARED (set NANODET_SHARED)"
+
+wheel_for() {
+    local w
+    w="$(ls "$DIST"/nanodet_ncnn-*-cp311-cp311-manylinux_*_"$1".whl 2>/dev/null | head -1)"
+    [[ -n $w ]] || die "no $1 wheel in $DIST (run tools/release/build.sh $1)"
+    echo "$w"
+}
+
+# install_wheel WHEEL PLATFORM DIR: pip install --target, as for a foreign machine
+install_wheel() {
+    rm -rf "$3"
+    "$HOST_PY" -m pip install -q --disable-pip-version-check --no-deps --no-compile \
+        --only-binary=:all: --platform "$2" --python-version 3.11 --implementation cp \
+        --target "$3" "$1"
+    [[ -x $3/bin/bench_arm ]] || die "the wheel put no bench_arm into $3/bin"
+}
+
+# A test tree without the sources: tests/ and README.md (test_readme runs its blocks from there),
+# ../shared beside it as in the repository.
+layout_tests() {
+    rm -rf "$WT/tree"
+    mkdir -p "$WT/tree/repo/out"
+    cp -r "$REPO/tests" "$REPO/README.md" "$WT/tree/repo/"
+    find "$WT/tree/repo/tests" -name __pycache__ -prune -exec rm -rf {} +
+    ln -s "$SHARED" "$WT/tree/shared"
+}
+
+# run_pytest LABEL CPU ARGS...: emulated pytest in the test tree; records the count
+run_pytest() {
+    local label="$1" cpu="$2" t=$SECONDS
+    shift 2
+    log "pytest ($label) under -cpu $cpu: $*"
+    set +e
+    (cd "$WT/tree/repo" && NANODET_NCNN_EMULATED=1 NANODET_NCNN_MODELS="$SHARED/models" \
+        "$EMU" "$cpu" -m pytest tests -p no:cacheprovider -q -rfE "$@") 2>&1 |
+        tee "$OUT/pytest_${label}_$cpu.txt"
+    local rc=${PIPESTATUS[0]}
+    set -e
+    ((rc != 5)) || die "pytest collected no tests under $cpu ($label)"
+    ((rc == 0)) || die "pytest failed under $cpu ($label, exit $rc)"
+    local n
+    n="$(grep -oE "[0-9]+ passed" "$OUT/pytest_${label}_$cpu.txt" | tail -1)"
+    [[ -n $n ]] || die "pytest ran no test under $cpu"
+    stage_done "pytest $label ($EMU_ARCH, $cpu)" $t "$n"
+}
+
+smoke() {  # smoke CPU [extra smoke_test args]
+    local cpu="$1" t=$SECONDS
+    shift
+    log "smoke test of the $EMU_ARCH wheel under -cpu $cpu"
+    (cd / && "$EMU" "$cpu" "$REPO/tools/arm/smoke_test.py" "$SHARED" "$OUT/smoke_${EMU_ARCH}_$cpu.json" \
+        "$@" --compare "$OUT/smoke_x86_64.json") || die "smoke test failed on $EMU_ARCH $cpu"
+    stage_done "smoke test ($EMU_ARCH, $cpu, vs x86_64)" $t
+}
+
+bench() {  # bench CPU: the wheel's bench_arm, one loop of NanoDet-m
+    local cpu="$1" t=$SECONDS
+    log "bench_arm from the $EMU_ARCH wheel under -cpu $cpu"
+    OMP_THREAD_LIMIT=1 "$QEMU" -cpu "$cpu" -L "$EMU_ROOT" "$EMU_SITE/bin/bench_arm" \
+        --model "$SHARED/models/nihui__ncnn-assets/nanodet_m.param" --image "$ARM/images/bus.ppm" \
+        --threads 1 --loops 1 > "$OUT/bench_${EMU_ARCH}_$cpu.txt" 2>&1 ||
+        { cat "$OUT/bench_${EMU_ARCH}_$cpu.txt"; die "bench_arm failed on $EMU_ARCH $cpu"; }
+    stage_done "bench_arm ($EMU_ARCH, $cpu)" $t
+}
+
+# emulated python for the current arch: emu CPU args...
+emu() {
+    local cpu="$1"
+    shift
+    PYTHONPATH="$EMU_SITE:$EMU_DEPS" PYTHONHASHSEED=0 OPENBLAS_NUM_THREADS=1 \
+    OMP_THREAD_LIMIT="${OMP_THREAD_LIMIT:-1}" PYTHONDONTWRITEBYTECODE=1 NANODET_NCNN_SHARED="$SHARED" \
+        "$QEMU" -cpu "$cpu" -L "$EMU_ROOT" "$EMU_ROOT/usr/bin/python3.11" "$@"
+}
+EMU=emu
+
+# numpy for the armhf Python from Debian's packages (bookworm's python3-numpy is built for 3.11),
+# pure-Python test tools from PyPI.
+ARMHF_DEBS=(python3-numpy libblas3 liblapack3 libgfortran5)
+ARMHF_PURE=(pytest tqdm)
+step_armhf_site() {
+    local root="$ARM/sysroot-armhf" site="$ARM/site-armhf" want
+    want="$(printf '%s\n' "${ARMHF_DEBS[@]}" "${ARMHF_PURE[@]}" | sha1sum | cut -c1-12)"
+    [[ -f $site/.complete && $(cat "$site/.complete") == "$want" ]] && return
+    log "numpy (Debian armhf) + ${ARMHF_PURE[*]} for the armhf Python"
+    rm -rf "$site" "$ARM/debs-armhf-np"
+    mkdir -p "$site" "$ARM/debs-armhf-np"
+    local opts
+    opts="$(private_apt "$ARM/apt-armhf" deb armhf)"
+    # shellcheck disable=SC2086
+    (cd "$ARM/debs-armhf-np" && apt-get $opts download "${ARMHF_DEBS[@]}")
+    for d in "$ARM/debs-armhf-np"/*.deb; do dpkg -x "$d" "$root"; done
+    # Debian selects the BLAS with update-alternatives; dpkg -x does not run it
+    local lib="$root/usr/lib/arm-linux-gnueabihf"
+    ln -sf blas/libblas.so.3 "$lib/libblas.so.3"
+    ln -sf lapack/liblapack.so.3 "$lib/liblapack.so.3"
+    "$HOST_PY" -m pip install -q --disable-pip-version-check --no-compile --target "$site" \
+        "${ARMHF_PURE[@]}"
+    rm -rf "$ARM/debs-armhf-np"
+    echo "$want" > "$site/.complete"
+}
+
+find_host_python
+step_host_packages
+step_ppm_images
+mkdir -p "$OUT"
+layout_tests
+
+# ---- x86_64: the reference -------------------------------------------------------------------
+t=$SECONDS
+X86_SITE="$WT/site-x86_64"
+install_wheel "$(wheel_for x86_64)" manylinux_2_28_x86_64 "$X86_SITE"
+log "smoke test of the x86_64 wheel on the host"
+(cd / && PYTHONPATH="$X86_SITE" "$HOST_PY" "$REPO/tools/arm/smoke_test.py" "$SHARED" \
+    "$OUT/smoke_x86_64.json") || die "x86_64 smoke test failed"
+"$X86_SITE/bin/bench_arm" --model "$SHARED/models/nihui__ncnn-assets/nanodet_m.param" \
+    --image "$ARM/images/bus.ppm" --threads 1 --loops 1 > "$OUT/bench_x86_64.txt" 2>&1 ||
+    { cat "$OUT/bench_x86_64.txt"; die "bench_arm from the x86_64 wheel failed"; }
+stage_done "x86_64 wheel: install, smoke test, bench_arm" $t
+
+for arch in "${ARCHES[@]}"; do
+    case "$arch" in
+    x86_64) ;;
+    aarch64)
+        t=$SECONDS
+        step_sysroot
+        step_site
+        EMU_ARCH=aarch64 QEMU=qemu-aarch64 EMU_ROOT="$SYSROOT" EMU_SITE="$WT/site-aarch64" EMU_DEPS="$SITE"
+        install_wheel "$(wheel_for aarch64)" manylinux_2_28_aarch64 "$EMU_SITE"
+        stage_done "aarch64: sysroot, deps, install the wheel" $t
+        for cpu in cortex-a53 cortex-a72 cortex-a76; do
+            smoke "$cpu"
+            bench "$cpu"
+        done
+        if [[ ${NANODET_WHEELTEST_PYTEST:-1} != 0 ]]; then
+            run_pytest broad cortex-a72 -m "not slow" --ignore=tests/test_convert.py
+            for cpu in cortex-a53 cortex-a76; do
+                run_pytest short "$cpu" -m "not slow" tests/test_detect.py tests/test_errors.py
+            done
+        fi
+        ;;
+    armv7l)
+        t=$SECONDS
+        step_sysroot_for armhf arm-linux-gnueabihf "$ARM/sysroot-armhf" "$ARM/sysconfig-armhf"
+        step_armhf_site
+        EMU_ARCH=armv7l QEMU=qemu-arm EMU_ROOT="$ARM/sysroot-armhf" EMU_SITE="$WT/site-armv7l"
+        EMU_DEPS="$ARM/site-armhf:$ARM/sysroot-armhf/usr/lib/python3/dist-packages"
+        install_wheel "$(wheel_for armv7l)" manylinux_2_28_armv7l "$EMU_SITE"
+        stage_done "armv7l: sysroot, deps, install the wheel" $t
+        for cpu in cortex-a7 cortex-a53; do
+            smoke "$cpu" --ppm "$ARM/images/bus.ppm"
+            bench "$cpu"
+        done
+        ;;
+    *) die "unknown arch $arch" ;;
+    esac
+done
+
+log "wheel install tests passed in $((SECONDS - T0)) s (results in $OUT)"
+printf '  %s\n' "${SUMMARY[@]}"
