@@ -19,7 +19,9 @@
 #      NANODET_ARM_ICOUNT=full also counts detect() and the raw extract, =0 skips
 #
 # Environment: NANODET_SHARED (default ../shared beside the repo), NANODET_ARM_PYTEST_ARGS
-# (replaces the default selection), NANODET_ARM_JOBS (default 2), NANODET_ARM_SKIP_PYTEST=1.
+# (replaces the default selection), NANODET_ARM_JOBS (default 2), NANODET_ARM_SKIP_PYTEST=1,
+# NANODET_ARM_SKIP_WHEEL=1 (skips 3 and 4: CI tests the release wheel with
+# tools/release/test_wheels.sh instead of building a second one here).
 # Exits non-zero on any failure.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -60,6 +62,9 @@ grep -E "^(ok|FAIL)|passed, [0-9]+ failed" "$OUT/e2e_tests.txt"
 stage_done "C++ tests under qemu (a72+a76 unit, a72 e2e)" $t
 
 # ---- Python: wheel, smoke test, pytest subset -------------------------------------------------
+if [[ ${NANODET_ARM_SKIP_WHEEL:-0} == 1 ]]; then
+    NANODET_ARM_SKIP_PYTEST=1
+else
 t=$SECONDS
 step_wheel
 stage_done "cross-build + install the aarch64 wheel" $t
@@ -76,6 +81,7 @@ fi
 (cd / && emu_python cortex-a72 "$REPO/tools/arm/smoke_test.py" "$SHARED" "$OUT/smoke_aarch64.json" "${ref[@]}") ||
     die "smoke test failed under qemu"
 stage_done "smoke test (a72, compared with x86)" $t
+fi
 
 # A handful of real forward passes per core (each costs ~3-11 s under qemu here).
 DEFAULT_K="test_bus_finds_bus_and_people or test_garbled_param or test_missing_files"
