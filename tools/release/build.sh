@@ -71,7 +71,7 @@ build_wheel() {
     rm -rf "$RAW/$arch" && mkdir -p "$RAW/$arch"
     env "${env[@]}" "$RPY" -m pip wheel "$REPO" -q --disable-pip-version-check --no-deps \
         --no-build-isolation -w "$RAW/$arch" \
-        -C build-dir="$REL/build/$arch-$REPO_KEY" \
+        -C build-dir="$REPO/build/release-$arch" \
         -C cmake.define.CMAKE_TOOLCHAIN_FILE="$tc" \
         -C cmake.define.NANODET_NCNN_SIMPLEOMP=ON \
         -C cmake.define.NANODET_BUILD_TOOLS=ON "${defs[@]}"
