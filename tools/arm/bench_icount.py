@@ -28,7 +28,7 @@ def count(args, cmd: list[str]) -> int:
         out = f.name
     try:
         env = dict(os.environ, OMP_THREAD_LIMIT="1")
-        full = ["qemu-aarch64", "-cpu", args.cpu, "-L", args.ld_prefix,
+        full = [args.qemu, "-cpu", args.cpu, "-L", args.ld_prefix,
                 "-plugin", f"{args.plugin},out={out}", args.bench] + cmd + ["--quiet"]
         t0 = time.time()
         r = subprocess.run(full, env=env, capture_output=True, text=True)
@@ -47,6 +47,7 @@ def count(args, cmd: list[str]) -> int:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bench", required=True, help="aarch64 bench_arm")
+    ap.add_argument("--qemu", default="qemu-aarch64", help="qemu-arm for a 32-bit ARM bench_arm")
     ap.add_argument("--plugin", required=True, help="libicount.so")
     ap.add_argument("--ld-prefix", default="/usr/aarch64-linux-gnu", help="qemu -L")
     ap.add_argument("--cpu", default="cortex-a72")
