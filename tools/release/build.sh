@@ -36,7 +36,8 @@ step_release_venv() {
     fi
     RPY="$venv/bin/python"
     export PATH="$venv/bin:$PATH"
-    NANODET_ZIG="$("$RPY" -c 'import os, ziglang; print(os.path.join(os.path.dirname(ziglang.__file__), "zig"))')"
+    # zig's cache is keyed by the paths of its own sources: keep using one installation
+    NANODET_ZIG="${NANODET_ZIG:-$("$RPY" -c 'import os, ziglang; print(os.path.join(os.path.dirname(ziglang.__file__), "zig"))')}"
     export NANODET_ZIG
     export ZIG_GLOBAL_CACHE_DIR="$CACHE/zig"
 }
@@ -67,6 +68,7 @@ build_wheel() {
             defs=(-C cmake.define.Python_INCLUDE_DIR="$ARM/sysroot-armhf/usr/include/python3.11") ;;
         *) die "unknown target $arch (x86_64, aarch64, armv7l)" ;;
     esac
+    # no LTO: pybind11 would try -flto, for which zig rebuilds its libc++ once more per target
     log "cp311 $arch wheel"
     rm -rf "$RAW/$arch" && mkdir -p "$RAW/$arch"
     env "${env[@]}" "$RPY" -m pip wheel "$REPO" -q --disable-pip-version-check --no-deps \
@@ -74,6 +76,8 @@ build_wheel() {
         -C build-dir="$REPO/build/release-$arch" \
         -C cmake.define.CMAKE_TOOLCHAIN_FILE="$tc" \
         -C cmake.define.NANODET_NCNN_SIMPLEOMP=ON \
+        -C cmake.define.CMAKE_INTERPROCEDURAL_OPTIMIZATION=OFF \
+        -C cmake.define.NANODET_BUILD_TESTS=OFF \
         -C cmake.define.NANODET_BUILD_TOOLS=ON "${defs[@]}"
     local whl
     whl="$(ls "$RAW/$arch"/nanodet_ncnn-*-cp311-cp311-linux_"$arch".whl 2>/dev/null | head -1)"
