@@ -12,7 +12,6 @@
 # ARM CPython headers come from the Debian sysroots of tools/arm/lib.sh.
 source "$(dirname "${BASH_SOURCE[0]}")/../arm/lib.sh"
 
-PLAT_GLIBC=2_28
 TARGETS=("$@")
 ((${#TARGETS[@]})) || TARGETS=(sdist x86_64 aarch64 armv7l)
 REL="$CACHE/release"
@@ -83,7 +82,8 @@ build_wheel() {
     whl="$(ls "$RAW/$arch"/nanodet_ncnn-*-cp311-cp311-linux_"$arch".whl 2>/dev/null | head -1)"
     [[ -n $whl ]] || die "no linux_$arch wheel produced (got: $(ls "$RAW/$arch"))"
     rm -f "$DIST"/nanodet_ncnn-*-cp311-cp311-*"$arch".whl
-    auditwheel repair --plat "manylinux_${PLAT_GLIBC}_$arch" -w "$DIST" "$whl" >/dev/null
+    # the policy is read from the binaries (--plat only offers host-architecture names)
+    auditwheel repair --plat auto -w "$DIST" "$whl" | tail -2
 }
 
 find_host_python
