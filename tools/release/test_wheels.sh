@@ -170,10 +170,10 @@ for arch in "${ARCHES[@]}"; do
             bench "$cpu"
         done
         if [[ ${NANODET_WHEELTEST_PYTEST:-1} != 0 ]]; then
-            run_pytest broad cortex-a72 -m "not slow" --ignore=tests/test_convert.py
             for cpu in cortex-a53 cortex-a76; do
                 run_pytest short "$cpu" -m "not slow" tests/test_detect.py tests/test_errors.py
             done
+            run_pytest broad cortex-a72 -m "not slow" --ignore=tests/test_convert.py
         fi
         ;;
     armv7l)
