@@ -181,7 +181,9 @@ def test_line_crossing_counted_once_per_object_and_direction(model, people):
     series = [(r.counts["in"], r.counts["out"]) for r in results]
     assert series[0] == (0, 0) and all(x <= y for x, y in zip(series, series[1:]))
     assert series[-10:] == [(1, 1)] * 10
-    assert json.loads(results[-1].to_json())["counts"]["out"] == 1
+    js = json.loads(results[-1].to_json())
+    assert js["counts"]["out"] == 1
+    assert nanodet_ncnn.Result.from_dict(js, model.names).counts == counts
     # the line is drawn (white with a dark core) at its place
     img = results[-1].plot()
     assert np.all(img[LINE_Y - 2, 5:30] > 200) or np.all(img[LINE_Y, 5:30] < 60)

@@ -138,7 +138,9 @@ class Result:
         detections = Detections([x["box"] for x in dets], [x["score"] for x in dets],
                                 [x["class_id"] for x in dets], names, d.get("speed_ms"), ids)
         img = orig_img if orig_img is not None else np.zeros((d["height"], d["width"], 3), np.uint8)
-        return cls(detections, img, d.get("path"), d.get("index", 0))
+        r = cls(detections, img, d.get("path"), d.get("index", 0))
+        r.counts = d.get("counts")
+        return r
 
     def to_supervision(self):
         """The detections as ``supervision.Detections`` (pip install supervision)."""
