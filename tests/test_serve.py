@@ -3,6 +3,7 @@ client limits, many clients vs inference rate, a stalled client's memory, shutdo
 from __future__ import annotations
 
 import json
+import re
 import signal
 import time
 
@@ -34,18 +35,18 @@ def token_server(clip):
     s.stop()
 
 
-def _first_sse_message(port: int, path: str = "/events") -> dict:
+def _sse_messages(port: int, n: int, path: str = "/events") -> list[dict]:
     s = open_stream(port, path)
     buf = b""
     deadline = time.monotonic() + 30
-    while b"\n\ndata: " not in buf and time.monotonic() < deadline:
+    while buf.count(b"\n\n") < n and time.monotonic() < deadline:
         buf += s.recv(1 << 16)
-        if b"data: " in buf and buf.split(b"data: ", 1)[1].count(b"\n\n"):
-            break
     s.close()
     head, _, rest = buf.partition(b"\r\n\r\n")
     assert b" 200 " in head.split(b"\r\n")[0] and b"text/event-stream" in head
-    return json.loads(rest.split(b"data: ", 1)[1].split(b"\n\n", 1)[0])
+    events = re.findall(rb"data: (.*?)\n\n", rest)[:n]  # each message is one HTTP chunk
+    assert len(events) == n
+    return [json.loads(e) for e in events]
 
 
 def _first_mjpeg_part(port: int) -> np.ndarray:
@@ -89,8 +90,10 @@ def test_endpoints(server):
     assert {"seq", "fps", "latency_ms", "width", "height"} <= set(d)
     assert all("tracker_id" in x for x in d["detections"])  # --track
     assert _first_mjpeg_part(server.port).shape == (360, 640, 3)
-    msg = _first_sse_message(server.port)
-    assert msg["seq"] >= 1 and "detections" in msg
+    msgs = _sse_messages(server.port, 3)  # one JSON message per new frame, in order
+    seqs = [m["seq"] for m in msgs]
+    assert seqs[0] >= 1 and seqs == sorted(set(seqs)), seqs
+    assert all("detections" in m and m["fps"] > 0 for m in msgs)
     assert server.get("/nope")[0] == 404
     assert server.get("/static/nope.html")[0] == 404
 
