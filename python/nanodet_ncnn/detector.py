@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import pickle
+import threading
 from pathlib import Path
 from typing import Sequence
 
@@ -9,6 +11,7 @@ import numpy as np
 
 from . import _core
 from .detections import Detections
+from .model_source import ModelBytes, ModelFiles
 from .names import load_names
 
 _NMS_MODES = {"class": "class", "per-class": "class", "agnostic": "agnostic",
@@ -71,20 +74,15 @@ class Detector:
                  norm: Sequence[float] | None = None, num_classes: int = 0, reg_max: int = -1,
                  strides: Sequence[int] = (), center_offset: float | None = None,
                  cls_sigmoid: bool | None = None):
-        param = Path(param)
-        bin_path = Path(bin) if bin is not None else param.with_suffix(".bin")
-        for p, what in ((param, "param"), (bin_path, "bin")):
-            if not p.exists():
-                raise FileNotFoundError(f"{what} file not found: {p}")
-            if p.is_dir():
-                raise IsADirectoryError(f"{what} path is a folder: {p}")
-        self.param_path, self.bin_path = param, bin_path
-        self._impl = _core.Detector(
-            str(param), str(bin_path), num_threads=default_threads() if num_threads is None else int(num_threads),
-            input_size=input_size, resize=resize, mean=mean, norm=norm, precision=precision,
-            num_classes=num_classes, reg_max=reg_max, strides=list(strides),
+        model = param if isinstance(param, ModelBytes) else ModelFiles(param, bin)
+        self._model = model
+        self.param_path, self.bin_path = (model.param, model.bin) if isinstance(model, ModelFiles) else (None, None)
+        self._core_options = dict(
+            num_threads=num_threads, input_size=input_size, resize=resize, mean=mean, norm=norm,
+            precision=precision, num_classes=num_classes, reg_max=reg_max, strides=list(strides),
             center_offset=-1.0 if center_offset is None else float(center_offset),
             cls_sigmoid=cls_sigmoid)
+        self._impl = self._build()
         self.names = load_names(names, self._core.num_classes)
         self.precision = precision
         self.defaults = dict(conf=conf, iou=iou, nms=self._nms_mode(nms), max_det=max_det,
@@ -108,17 +106,76 @@ class Detector:
     def _core(self) -> "_core.Detector":
         impl = self.__dict__.get("_impl")
         if impl is None:
-            raise RuntimeError("this Detector is closed")
+            lock = self.__dict__.get("_build_lock")
+            if lock is None:
+                raise RuntimeError("this Detector is closed")
+            with lock:  # an unpickled copy builds its network once, on first use
+                impl = self.__dict__.get("_impl")
+                if impl is None:
+                    if self.__dict__.get("_build_lock") is None:
+                        raise RuntimeError("this Detector is closed")
+                    self._model.verify()
+                    impl = self.__dict__["_impl"] = self._build()
         return impl
+
+    def _build(self) -> "_core.Detector":
+        kw = dict(self._core_options)
+        kw["num_threads"] = default_threads() if kw["num_threads"] is None else int(kw["num_threads"])
+        return self._model.build(**kw)
 
     def close(self) -> None:
         """Frees the network now (idempotent). Calls already running finish normally; later
         calls raise RuntimeError."""
         self.__dict__["_impl"] = None
+        self.__dict__.pop("_build_lock", None)
 
     @property
     def closed(self) -> bool:
-        return self.__dict__.get("_impl") is None
+        return self.__dict__.get("_impl") is None and self.__dict__.get("_build_lock") is None
+
+    # --- pickling: the model (paths or bytes, with their sha256), names and every option travel;
+    # the receiving process builds the ncnn network lazily on first use ------------------------
+    def __getstate__(self) -> dict:
+        if self.closed:
+            raise pickle.PicklingError(
+                "cannot pickle a closed Detector: pickle it before close(), or load the model again")
+        return {"model": self._model, "core_options": dict(self._core_options),
+                "names": list(self.names), "precision": self.precision,
+                "defaults": dict(self.defaults)}
+
+    def __setstate__(self, state: dict) -> None:
+        self._model = state["model"]
+        files = isinstance(self._model, ModelFiles)
+        self.param_path, self.bin_path = (self._model.param, self._model.bin) if files else (None, None)
+        self._core_options = state["core_options"]
+        self.names = state["names"]
+        self.precision = state["precision"]
+        self.defaults = state["defaults"]
+        self._impl = None
+        self._build_lock = threading.Lock()
+
+    @classmethod
+    def from_bytes(cls, param: bytes | str, bin: bytes, *, model_name: str | None = None,
+                   **options) -> "Detector":
+        """A Detector from the .param text and .bin bytes held in memory (same keyword options
+        as the constructor). Its pickles carry the bytes, so workers need no model files."""
+        return cls(ModelBytes(param, bin, model_name), **options)
+
+    from_memory = from_bytes
+
+    @property
+    def model_id(self) -> str:
+        """The model's file (or memory) name and the first 12 hex digits of its weights' sha256."""
+        return f"{self._model.name}@{self._model.sha256[1][:12]}"
+
+    def _with_options(self, **core_options) -> "Detector":
+        """An unbuilt copy of this Detector with some constructor options changed (e.g. the
+        thread count a worker was given); builds on first use like an unpickled one."""
+        state = self.__getstate__()
+        state["core_options"].update(core_options)
+        twin = type(self).__new__(type(self))
+        twin.__setstate__(state)
+        return twin
 
     def __enter__(self) -> "Detector":
         return self
@@ -141,8 +198,8 @@ class Detector:
 
     def __repr__(self) -> str:
         if self.closed:
-            return f"Detector({self.param_path.name}: closed)"
-        return f"Detector({self.param_path.name}: {self.describe()})"
+            return f"Detector({self._model.name}: closed)"
+        return f"Detector({self._model.name}: {self.describe()})"
 
     # --- inference ---------------------------------------------------------------------------
     def detect(self, image, *, conf: float | None = None, iou: float | None = None,
