@@ -58,12 +58,25 @@ def cmd_detect(args) -> int:
         out_dir.mkdir(parents=True, exist_ok=True)
     kw = dict(conf=args.conf, iou=args.iou, nms=args.nms, max_det=args.max_det)
     report = []
+    log = _open_jsonl(args)
     for kind, what in plan:
         if kind == "video":
+            if log and log.done(what):
+                continue
             report.append(_detect_video(model, what, out_dir, args, kw))
+            if log:
+                log.write(what, report[-1])
             continue
+        order = {str(p): i for i, p in enumerate(what)}
+        if log:
+            what = [p for p in what if not log.done(p)]
+            if not what:
+                continue
         for r in model.predict(what, stream=True, progress=len(what) > 1 and not args.json, **kw):
             entry = r.to_dict()
+            entry["index"] = order.get(str(r.path), entry["index"])
+            if log:
+                log.write(r.path, entry)
             if out_dir:
                 entry["saved"] = str(r.save(out_dir))
             if args.show:
@@ -71,9 +84,24 @@ def cmd_detect(args) -> int:
             report.append(entry)
             if not args.json:
                 _print_result(r, entry.get("saved"))
+    if log:
+        log.close()
     if args.json:
         print(json.dumps(report if len(report) != 1 else report[0], indent=2))
     return 0
+
+
+def _open_jsonl(args):
+    if not args.jsonl:
+        if args.resume:
+            raise ValueError("--resume needs --jsonl FILE (the results file to continue)")
+        return None
+    from .jsonl_log import JsonlLog
+
+    log = JsonlLog(args.jsonl, resume=args.resume)
+    if log.resumed:
+        print(f"{args.jsonl}: resuming, {log.resumed} inputs already done", file=sys.stderr)
+    return log
 
 
 def _print_result(r, saved=None) -> None:
@@ -246,6 +274,10 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--show", action="store_true", help="show results in a window (q quits video)")
     d.add_argument("--max-frames", type=int, default=None, help="stop videos after N frames")
     d.add_argument("--json", action="store_true", help="print JSON instead of text")
+    d.add_argument("--jsonl", metavar="FILE",
+                   help="append one JSON line per finished image/video to FILE, flushed as done")
+    d.add_argument("--resume", action="store_true",
+                   help="with --jsonl: skip inputs already in FILE (same path, size and mtime)")
     d.set_defaults(func=cmd_detect)
 
     e = sub.add_parser("eval", help="COCO mAP on a YOLO-format folder or a COCO json",
