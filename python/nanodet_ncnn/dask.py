@@ -19,7 +19,8 @@ from typing import Any, Iterable
 from .batch_rows import RESULT_COLUMNS, detect_row, resolve_model
 from .detector import Detector
 
-__all__ = ["detect_bag", "detect_partition", "detect_paths", "partition_meta", "worker_detector"]
+__all__ = ["detect_bag", "detect_partition", "detect_paths", "partition_meta", "to_parquet",
+           "worker_detector"]
 
 _LOCK = threading.Lock()
 _WORKER_MODELS: dict[Any, Detector] = {}
@@ -92,3 +93,25 @@ def partition_meta(ddf) -> "Any":
     for name in RESULT_COLUMNS:
         meta[name] = pd.Series(dtype="Int32" if name.startswith("image_") else object)
     return meta
+
+
+def to_parquet(rows_bag, folder: str | os.PathLike) -> list[str]:
+    """Writes a bag of result rows (from :func:`detect_bag`) as one Parquet file per partition
+    with fixed column types (so partitions without any detection share the schema); returns the
+    file names. Runs the computation."""
+    import dask
+
+    os.makedirs(folder, exist_ok=True)
+    parts = rows_bag.to_delayed()
+    return list(dask.compute(*[dask.delayed(_write_part)(p, os.fspath(folder), i)
+                               for i, p in enumerate(parts)]))
+
+
+def _write_part(rows: list[dict], folder: str, index: int) -> str:
+    import pyarrow.parquet as pq
+
+    from .batch_rows import rows_to_arrow
+
+    name = os.path.join(folder, f"part-{index:05d}.parquet")
+    pq.write_table(rows_to_arrow(rows, {"path": [r["path"] for r in rows]}), name)
+    return name
