@@ -11,18 +11,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
-
-
-def read_paths(source: str) -> list[str]:
-    p = Path(source)
-    if p.suffix == ".parquet" or (p.is_dir() and any(p.glob("*.parquet"))):
-        import pyarrow.parquet as pq
-
-        return [str(x) for x in pq.read_table(source, columns=["path"]).column("path").to_pylist()]
-    from nanodet_ncnn.sources import expand_paths
-
-    return [str(x) for x in expand_paths(source)]
 
 
 def main(argv=None) -> int:
@@ -41,6 +29,7 @@ def main(argv=None) -> int:
     from dask.distributed import Client, LocalCluster
 
     import nanodet_ncnn
+    from nanodet_ncnn.batch_rows import list_inputs
     from nanodet_ncnn.dask import detect_bag, to_parquet
 
     t0 = time.perf_counter()
@@ -52,7 +41,7 @@ def main(argv=None) -> int:
                                dashboard_address=None)
         client = Client(cluster)
     try:
-        paths = read_paths(args.source)[: args.limit]
+        paths = list_inputs(args.source)[: args.limit]
         workers = max(1, len(client.scheduler_info()["workers"]))
         bag = db.from_sequence(paths, npartitions=min(len(paths), args.partitions or 4 * workers))
         # The Detector travels to each worker once by pickle and is built there on first use.

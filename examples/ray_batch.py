@@ -12,12 +12,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
-
-
-def is_parquet(source: str) -> bool:
-    p = Path(source)
-    return p.suffix == ".parquet" or (p.is_dir() and any(p.glob("*.parquet")))
 
 
 def main(argv=None) -> int:
@@ -31,24 +25,23 @@ def main(argv=None) -> int:
     ap.add_argument("--conf", type=float, default=None)
     ap.add_argument("--address", default=None, help="Ray cluster address ('auto' inside one)")
     ap.add_argument("--read-images", action="store_true",
-                    help="decode with ray.data.read_images (leave CPUs free for its read tasks)")
+                    help="decode with ray.data.read_images; keep actors x cpus below the "
+                         "cluster's CPUs so its read tasks can run")
     ap.add_argument("--limit", type=int, default=None, help="only the first N images")
     args = ap.parse_args(argv)
 
     import ray
 
     import nanodet_ncnn
+    from nanodet_ncnn.batch_rows import list_inputs
     from nanodet_ncnn.ray import NanoDetPredictor
-    from nanodet_ncnn.sources import expand_paths
-
     ray.init(address=args.address, include_dashboard=False)
     t0 = time.perf_counter()
     if args.read_images:
         ds = ray.data.read_images(args.source, include_paths=True, mode="RGB")
-    elif is_parquet(args.source):
-        ds = ray.data.read_parquet(args.source, columns=["path"])
     else:
-        ds = ray.data.from_items([{"path": str(p)} for p in expand_paths(args.source)])
+        # The path list is small: read it here, so no read task competes with the actors for CPUs.
+        ds = ray.data.from_items([{"path": p} for p in list_inputs(args.source)])
     if args.limit:
         ds = ds.limit(args.limit)
     # A Detector loaded here travels to the actors by pickle (paths + sha256, every option);

@@ -29,6 +29,22 @@ def arrow_schema():
     ])
 
 
+def list_inputs(source: str | os.PathLike) -> list[str]:
+    """Image paths from a folder or glob, or from the ``path`` column of a Parquet file or
+    folder of Parquet files (the inputs of the batch examples)."""
+    from pathlib import Path
+
+    p = Path(source)
+    if p.suffix == ".parquet" or (p.is_dir() and any(p.glob("*.parquet"))):
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(p, columns=["path"])
+        return [str(x) for x in table.column("path").to_pylist()]
+    from .sources import expand_paths
+
+    return [str(x) for x in expand_paths(source)]
+
+
 def resolve_model(model: Detector | str | os.PathLike, num_threads: int | None,
                   **load_kwargs) -> Detector:
     """A Detector for this worker: a pickled Detector (rebuilt here, with this worker's thread
