@@ -68,6 +68,17 @@ def test_image_column_any_size_rgb(serial):
         assert_row_matches(r, serial[r["path"]])
 
 
+def test_direct_call_and_a_batch_without_images_is_a_clear_error(serial):
+    pred = NanoDetPredictor(MODEL, num_threads=1)
+    paths = coco_paths()[:3]
+    table = pred({"path": np.array(paths), "id": np.arange(3)})
+    assert table.column_names[:2] == ["path", "id"] and table.num_rows == 3
+    for r in table.to_pylist():
+        assert_row_matches(r, serial[r["path"]])
+    with pytest.raises(KeyError, match="'image', 'frame' or 'path'"):
+        pred({"x": np.arange(3)})
+
+
 @pytest.mark.parametrize("cpus", [1, 2])
 def test_ncnn_threads_follow_num_cpus(cpus):
     @ray.remote

@@ -44,23 +44,24 @@ class NanoDetPredictor:
     ([[x1, y1, x2, y2], ...]), ``scores``, ``class_ids``, ``class_names``, ``image_height``,
     ``image_width``, ``model_id`` and ``error`` (why an image could not be read, else null).
     Other 1-D input columns (``path``, ids, ``frame_index``) are passed through; the image
-    column is dropped unless ``keep_image=True``.
+    column is not (join back on ``path`` or an id column when the pixels are needed).
 
     ``model``: a zoo name, a .param path (must exist on every node) or a Detector (pickled to
     each actor: its file paths, or its bytes for ``Detector.from_bytes``). ``num_threads``:
     default the actor's ``num_cpus``. ``conf``, ``iou``, ``nms``, ``max_det`` as for
-    ``detect``; other keywords go to ``nanodet_ncnn.load`` when ``model`` is a name or path.
+    ``detect``; ``image_column`` picks the column (default: ``image``, ``frame``, then
+    ``path``); ``pixel_format`` is that of the arrays ("rgb" as Ray's readers give). Other
+    keywords go to ``nanodet_ncnn.load`` when ``model`` is a name or a path.
     """
 
     def __init__(self, model: Detector | str | os.PathLike = "nanodet-plus-m-416", *,
                  num_threads: int | None = None, conf: float | None = None,
                  iou: float | None = None, nms: str | None = None, max_det: int | None = None,
-                 image_column: str | None = None, pixel_format: str = "rgb",
-                 keep_image: bool = False, **load_kwargs):
+                 image_column: str | None = None, pixel_format: str = "rgb", **load_kwargs):
         self.detector = resolve_model(model, num_threads or assigned_cpus(), **load_kwargs)
         self.detect_kwargs = {k: v for k, v in dict(conf=conf, iou=iou, nms=nms,
                                                      max_det=max_det).items() if v is not None}
-        self.image_column, self.pixel_format, self.keep_image = image_column, pixel_format, keep_image
+        self.image_column, self.pixel_format = image_column, pixel_format
         self.detector.num_threads  # build the network now, not inside the first batch
 
     def _source_column(self, batch: dict[str, Any]) -> str:
@@ -84,10 +85,7 @@ class NanoDetPredictor:
                 for img in images]
         keep = {k: v for k, v in batch.items()
                 if (k != col or col == "path") and k not in RESULT_COLUMNS and _is_scalar_column(v)}
-        table = rows_to_arrow(rows, keep)
-        if self.keep_image and col != "path":
-            table = _append_images(table, col, images)
-        return table
+        return rows_to_arrow(rows, keep)
 
 
 def _is_scalar_column(col) -> bool:
@@ -97,8 +95,3 @@ def _is_scalar_column(col) -> bool:
         return False
     return col.dtype != object or not any(isinstance(v, np.ndarray) for v in col[:1])
 
-
-def _append_images(table, col: str, images: list[np.ndarray]):
-    from ray.data.extensions import ArrowVariableShapedTensorArray
-
-    return table.append_column(col, ArrowVariableShapedTensorArray.from_numpy(images))
