@@ -10,6 +10,7 @@ tcp://HOST:8786`. Each worker process builds the network once, on its first task
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 
@@ -24,6 +25,8 @@ def main(argv=None) -> int:
     ap.add_argument("--scheduler", default=None, help="address of a running Dask scheduler")
     ap.add_argument("--limit", type=int, default=None, help="only the first N images")
     args = ap.parse_args(argv)
+    if os.path.isdir(args.out) and os.listdir(args.out):
+        ap.error(f"{args.out} already holds files: choose a new output folder or remove it")
 
     import dask.bag as db
     from dask.distributed import Client, LocalCluster

@@ -11,6 +11,7 @@ Paths must be readable at the same place on every node (a shared mount), or use
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 
@@ -29,6 +30,8 @@ def main(argv=None) -> int:
                          "cluster's CPUs so its read tasks can run")
     ap.add_argument("--limit", type=int, default=None, help="only the first N images")
     args = ap.parse_args(argv)
+    if os.path.isdir(args.out) and os.listdir(args.out):
+        ap.error(f"{args.out} already holds files: choose a new output folder or remove it")
 
     import ray
 
