@@ -24,6 +24,18 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--precision", choices=["auto", "fp32", "fp16", "int8"], default="auto")
 
 
+def _workers_arg(text: str):
+    if text == "auto":
+        return text
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'auto', got {text!r}")
+    return n
+
+
 def _load(args):
     from . import load
 
@@ -37,13 +49,13 @@ def _load(args):
 
 
 def cmd_detect(args) -> int:
-    from .sources import expand_paths, is_single_image, is_video_source
+    from .sources import image_items, is_live_source, is_single_image, is_video_file
 
     # Resolve every source before loading the model, so a typo fails fast.
     plan = []
     for src in args.source:
-        if is_video_source(src):
-            if not (src.isdigit() or "://" in src) and not Path(src).exists():
+        if is_video_file(src) or is_live_source(src):
+            if is_video_file(src) and not Path(src).exists():
                 raise FileNotFoundError(f"video not found: {src}")
             plan.append(("video", src))
         elif is_single_image(src):
@@ -51,12 +63,13 @@ def cmd_detect(args) -> int:
                 raise FileNotFoundError(f"image not found: {src}")
             plan.append(("images", [src]))
         else:
-            plan.append(("images", expand_paths(src)))
+            plan.append(("images", image_items(src)))
     model = _load(args)
     out_dir = Path(args.out) if args.out else None
     if out_dir:
         out_dir.mkdir(parents=True, exist_ok=True)
-    kw = dict(conf=args.conf, iou=args.iou, nms=args.nms, max_det=args.max_det)
+    kw = dict(conf=args.conf, iou=args.iou, nms=args.nms, max_det=args.max_det,
+              workers=args.workers, threads_per_worker=args.threads_per_worker)
     report = []
     for kind, what in plan:
         if kind == "video":
@@ -86,7 +99,8 @@ def _print_result(r, saved=None) -> None:
 
 
 def _detect_video(model, src, out_dir, args, kw) -> dict:
-    vp = model.predict(src, max_frames=args.max_frames, progress=not args.json, **kw)
+    vp = model.predict(src, max_frames=args.max_frames, progress=not args.json,
+                       stream_buffer=args.stream_buffer, reconnect=args.reconnect, **kw)
     entry: dict = {"video": src}
     if out_dir and not args.show:
         entry["saved"] = str(vp.save(out_dir))
@@ -172,6 +186,15 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--show", action="store_true", help="show results in a window (q quits video)")
     d.add_argument("--max-frames", type=int, default=None, help="stop videos after N frames")
     d.add_argument("--json", action="store_true", help="print JSON instead of text")
+    d.add_argument("--workers", type=_workers_arg, default="auto",
+                   help="concurrent inferences for folders, lists and video files: N or auto "
+                        "(default: one per core when there is more than one frame)")
+    d.add_argument("--threads-per-worker", type=int, default=1,
+                   help="ncnn threads of each worker (default 1)")
+    d.add_argument("--stream-buffer", action="store_true",
+                   help="webcams / streams: process every frame (default: only the newest)")
+    d.add_argument("--reconnect", action="store_true",
+                   help="webcams / streams: reopen a dropped source (bounded retries)")
     d.set_defaults(func=cmd_detect)
 
     e = sub.add_parser("eval", help="COCO mAP on a YOLO-format folder or a COCO json",
