@@ -227,12 +227,12 @@ class Detector:
             try:
                 for r in results:
                     yield r
-                    if bar:
+                    if bar is not None:
                         bar.update(1)
             finally:
                 results.close()
                 frames.close()
-                if bar:
+                if bar is not None:
                     bar.close()
 
         return gen() if stream else Results(gen())

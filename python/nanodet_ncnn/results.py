@@ -205,13 +205,13 @@ class VideoPrediction:
                 if sink is not None:
                     sink(r)
                 n += 1
-                if bar:
+                if bar is not None:
                     bar.update(1)
                 yield r
         finally:
             results.close()
             frames.close()
-            if bar:
+            if bar is not None:
                 bar.close()
             wall = time.perf_counter() - t0
             self.info = frames.info
