@@ -4,8 +4,10 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 
+#include "cores.h"
 #include "datareader.h"
 #include "decode.h"
 #include "head_layout.h"
@@ -62,8 +64,18 @@ struct Detector::Impl {
     HeadLayout layout;
     int target_w = 0, target_h = 0;
     std::string source;
+    mutable std::mutex extractor_mutex;
 
-    std::vector<ncnn::Mat> extract_all(const ncnn::Mat& in) const;
+    // An extractor running with `threads` ncnn threads. ncnn copies the net's options into
+    // each extractor and has no per-extractor thread setter, so the count is set on the net
+    // while the extractor is made; every extractor is made here, under the lock.
+    ncnn::Extractor make_extractor(int threads) const;
+    std::vector<ncnn::Mat> extract_all(const ncnn::Mat& in, int threads) const;
+    // ncnn threads for a call, and the calling thread pinned to the call's cores.
+    int prepare_thread(const DetectParams& p) const {
+        pin_thread(p.cores == Cores::Default ? opts.cores : p.cores);
+        return p.num_threads > 0 ? p.num_threads : opts.num_threads;
+    }
     // The network input for a frame, and where the frame sits in it (pl).
     ncnn::Mat prepare(const uint8_t* pixels, int w, int h, int stride_bytes, PixelFormat fmt,
                       Placement& pl) const {
@@ -104,6 +116,8 @@ std::unique_ptr<Detector> Detector::from_memory(const std::string& param_text, c
                                                 size_t bin_size, const DetectorOptions& opts) {
     if (opts.num_threads < 1 || opts.num_threads > 256)
         throw Error("num_threads must be between 1 and 256");
+    if (opts.cores != Cores::All && opts.cores != Cores::Little && opts.cores != Cores::Big)
+        throw Error("cores must be all, little or big");
     if (opts.input_width < 0 || opts.input_height < 0 || opts.input_width > 8192 ||
         opts.input_height > 8192)
         throw Error("input size must be between 1 and 8192 pixels (0 = model default)");
@@ -196,11 +210,26 @@ std::string Detector::describe() const {
     for (const auto& o : impl_->layout.outputs)
         s << " " << o.blob << (o.role == OutputSpec::Cls ? "(cls" : o.role == OutputSpec::Dis ? "(dis" : "(cls+dis")
           << (o.channel_major ? ",KxN)" : ",NxK)");
+    if (impl_->opts.cores != Cores::All) {
+        const Cores used = effective_cores(impl_->opts.cores);
+        s << "; cores " << cores_name(impl_->opts.cores);
+        if (used != impl_->opts.cores) s << " (all: this machine has no such cluster)";
+    }
     return s.str();
 }
 
-std::vector<ncnn::Mat> Detector::Impl::extract_all(const ncnn::Mat& in) const {
+ncnn::Extractor Detector::Impl::make_extractor(int threads) const {
+    std::lock_guard<std::mutex> lock(extractor_mutex);
+    ncnn::Option& o = const_cast<ncnn::Net&>(net).opt;
+    const int saved = o.num_threads;
+    o.num_threads = threads;
     ncnn::Extractor ex = net.create_extractor();
+    o.num_threads = saved;
+    return ex;
+}
+
+std::vector<ncnn::Mat> Detector::Impl::extract_all(const ncnn::Mat& in, int threads) const {
+    ncnn::Extractor ex = make_extractor(threads);
     ex.set_light_mode(true);
     if (ex.input(layout.info.input_blob.c_str(), in) != 0)
         throw ModelError("ncnn refused the input blob");
@@ -217,7 +246,7 @@ size_t Detector::run_network(int input_w, int input_h) const {
     ncnn::Mat in(input_w, input_h, 3);
     in.fill(0.f);
     size_t n = 0;
-    for (const auto& o : impl_->extract_all(in)) n += o.total();
+    for (const auto& o : impl_->extract_all(in, impl_->prepare_thread(DetectParams()))) n += o.total();
     return n;
 }
 
@@ -267,6 +296,11 @@ static void check_params(const DetectParams& p) {
     if (!(p.conf >= 0.f && p.conf <= 1.f)) throw Error("conf must be within [0, 1]");
     if (!(p.iou >= 0.f && p.iou <= 1.f)) throw Error("iou must be within [0, 1]");
     if (p.max_det < 0) throw Error("max_det must be >= 0");
+    if (p.num_threads < 0 || p.num_threads > 256)
+        throw Error("num_threads must be between 1 and 256 (0 = the detector's)");
+    if (p.cores != Cores::Default && p.cores != Cores::All && p.cores != Cores::Little &&
+        p.cores != Cores::Big)
+        throw Error("unknown cores mode");
 }
 
 static void check_frame(const uint8_t* pixels, int w, int h, int stride_bytes,
@@ -284,6 +318,7 @@ DetectResult Detector::detect(const uint8_t* pixels, int w, int h, int stride_by
                               const DetectParams& p) const {
     const Impl& m = *impl_;
     check_frame(pixels, w, h, stride_bytes, p);
+    const int threads = m.prepare_thread(p);
 
     DetectResult r;
     auto t0 = Clock::now();
@@ -294,7 +329,7 @@ DetectResult Detector::detect(const uint8_t* pixels, int w, int h, int stride_by
     r.times.preprocess_ms = ms_since(t0);
 
     t0 = Clock::now();
-    std::vector<ncnn::Mat> outs = m.extract_all(in);
+    std::vector<ncnn::Mat> outs = m.extract_all(in, threads);
     r.times.inference_ms = ms_since(t0);
 
     m.postprocess(outs, pl, w, h, p, r);
@@ -307,7 +342,8 @@ std::shared_ptr<const Detector::Captured> Detector::capture(const uint8_t* pixel
     check_frame(pixels, w, h, stride_bytes, p);
     const Impl& m = *impl_;
     auto c = std::make_shared<Captured>();
-    c->outs = m.extract_all(m.prepare(pixels, w, h, stride_bytes, p.pixel_format, c->pl));
+    const int threads = m.prepare_thread(p);
+    c->outs = m.extract_all(m.prepare(pixels, w, h, stride_bytes, p.pixel_format, c->pl), threads);
     c->w = w;
     c->h = h;
     return c;
@@ -397,7 +433,7 @@ std::vector<Detector::Blob> Detector::extract_blobs(const uint8_t* pixels, int w
     }
     Placement pl;
     ncnn::Mat in = m.prepare(pixels, w, h, stride_bytes, pixel_format, pl);
-    ncnn::Extractor ex = m.net.create_extractor();
+    ncnn::Extractor ex = m.make_extractor(m.prepare_thread(p));
     ex.set_light_mode(false);  // keep every blob: several names share one forward pass
     if (ex.input(m.layout.info.input_blob.c_str(), in) != 0)
         throw ModelError("ncnn refused the input blob");

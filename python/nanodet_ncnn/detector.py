@@ -36,7 +36,9 @@ class Detector:
     of 32: fewer pixels on wide frames) or "stretch". ``precision``: "auto" (ncnn's defaults:
     fp16 where the CPU has it), "fp32", "fp16" or "int8" (for quantized models). Head overrides
     (``num_classes``, ``reg_max``, ``strides``, ``center_offset``, ``cls_sigmoid``) are only for
-    unusual exports: the layout is normally read from the graph.
+    unusual exports: the layout is normally read from the graph. ``cores``: "all", "big" or
+    "little" pins the threads running inference to that cluster of a big.LITTLE CPU (ncnn's
+    powersave modes); on CPUs without such clusters every mode uses all cores.
     """
 
     def __init__(self, param: str | os.PathLike, bin: str | os.PathLike | None = None, *,
@@ -47,8 +49,8 @@ class Detector:
                  pixel_format: str = "bgr", mean: Sequence[float] | None = None,
                  norm: Sequence[float] | None = None, num_classes: int = 0, reg_max: int = -1,
                  strides: Sequence[int] = (), center_offset: float | None = None,
-                 cls_sigmoid: bool | None = None, workers: int | str = "auto",
-                 threads_per_worker: int = 1):
+                 cls_sigmoid: bool | None = None, cores: str = "all",
+                 workers: int | str = "auto", threads_per_worker: int = 1):
         param = Path(param)
         bin_path = Path(bin) if bin is not None else param.with_suffix(".bin")
         for p, what in ((param, "param"), (bin_path, "bin")):
@@ -62,7 +64,7 @@ class Detector:
             input_size=input_size, resize=resize, mean=mean, norm=norm, precision=precision,
             num_classes=num_classes, reg_max=reg_max, strides=list(strides),
             center_offset=-1.0 if center_offset is None else float(center_offset),
-            cls_sigmoid=cls_sigmoid)
+            cls_sigmoid=cls_sigmoid, cores=cores)
         self.names = load_names(names, self._core.num_classes)
         self.precision = precision
         self.defaults = dict(conf=conf, iou=iou, nms=self._nms_mode(nms), max_det=max_det,
@@ -112,6 +114,7 @@ class Detector:
     strides = property(lambda self: list(self._core.strides))
     input_size = property(lambda self: tuple(self._core.input_size))
     num_threads = property(lambda self: self._core.num_threads)
+    cores = property(lambda self: self._core.cores, doc="'all', 'big' or 'little'")
     family = property(lambda self: self._core.family, doc="'nanodet' (legacy) or 'nanodet-plus'")
     layout = property(lambda self: self._core.layout, doc="'single-output' or 'per-stride'")
     quantized = property(lambda self: self._core.quantized, doc="the graph has INT8 weights")
