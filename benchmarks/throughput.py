@@ -34,6 +34,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from bench_vs_baselines import MODELS as WHEEL_LAYOUTS, WheelPipeline  # noqa: E402
+from video_throughput import make_video  # noqa: E402
 
 # zoo name -> the bench_vs_baselines layout of the same graph (for the wheel baseline)
 CASES = {"nanodet-m": "nanodet_m", "nanodet-plus-m-416-onnx": "plus416"}
@@ -54,12 +55,9 @@ def interleaved(fns: dict, frames, rounds: int) -> dict:
     return {k: statistics.median(v) for k, v in got.items()}
 
 
-def make_video(path: Path, image: Path, n: int, size=(1280, 720), fps=30) -> list:
-    src = cv2.resize(cv2.imread(str(image)), size)
-    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
-    for i in range(n):
-        w.write(np.roll(src, 9 * i, axis=1))
-    w.release()
+def video_frames(path: Path, image: Path, n: int) -> list:
+    """A generated 720p clip (video_throughput.make_video) and its decoded frames."""
+    make_video(path, image, n)
     cap = cv2.VideoCapture(str(path))
     out = []
     while True:
@@ -148,12 +146,13 @@ def main() -> int:
     cores = usable_cores()
     paths = sorted((shared / "datasets" / "coco128-val2017" / "images").glob("*.jpg"))[:args.images]
     frames = [cv2.imread(str(p)) for p in paths]
-    report = {"machine": platform.machine(), "cores": cores, "auto_workers": auto_workers(None),
+    report = {"machine": platform.machine(), "cores": cores, "loadavg_start": os.getloadavg(),
+              "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "(default)"), "auto_workers": auto_workers(None),
               "images": len(frames), "rounds": args.rounds, "ncnn_wheel": ncnn.__version__,
               "models": {}}
     tmp = tempfile.TemporaryDirectory()
     video = Path(tmp.name) / "in720p.mp4"
-    vframes = make_video(video, shared / "images" / "zidane.jpg", args.video_frames)
+    vframes = video_frames(video, shared / "images" / "zidane.jpg", args.video_frames)
     for name in tqdm(args.models, desc="models", unit="model"):
         m = nanodet_ncnn.load(name, num_threads=cores)
         one = nanodet_ncnn.load(name, num_threads=1)
@@ -200,10 +199,13 @@ def main() -> int:
                        "folder/b": fps["folder"] / fps["b"],
                        "save_720p/b_720p": fps["save_720p"] / fps["b_720p"]}}
     report["rss_mb"] = {"model": args.models[0], **rss(args.models[0], paths[:16])}
+    report["loadavg_end"] = os.getloadavg()
     tmp.cleanup()
 
     print(f"\n{cores} cores ({report['machine']}), {len(frames)} COCO128 images, "
-          f"median of {args.rounds} interleaved rounds, frames/s")
+          f"median of {args.rounds} interleaved rounds, frames/s; load average "
+          f"{report['loadavg_start'][0]:.1f} -> {report['loadavg_end'][0]:.1f}, OMP_WAIT_POLICY "
+          f"{report['omp_wait_policy']}")
     hdr = f"{'model':<26}{'size':>5}" + "".join(f"{k:>9}" for k in
                                                ("a", "b", "c", "d", "e", "folder", "b720p", "save"))
     print(hdr)
