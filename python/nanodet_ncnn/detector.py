@@ -38,7 +38,8 @@ class Detector:
     (``num_classes``, ``reg_max``, ``strides``, ``center_offset``, ``cls_sigmoid``) are only for
     unusual exports: the layout is normally read from the graph. ``cores``: "all", "big" or
     "little" pins the threads running inference to that cluster of a big.LITTLE CPU (ncnn's
-    powersave modes); on CPUs without such clusters every mode uses all cores.
+    powersave modes); on CPUs without such clusters every mode uses all cores. ``workers`` and
+    ``threads_per_worker``: the defaults of :meth:`predict` for many frames (throughput mode).
     """
 
     def __init__(self, param: str | os.PathLike, bin: str | os.PathLike | None = None, *,
