@@ -3,8 +3,10 @@
 // released, backpressure. Plain threads and shared_ptrs only: meant to be ASan-clean (the
 // reliability stage builds it with ASan+UBSan).
 //
-//   nanodet_pool_tests --shared DIR --image IMG [--image IMG ...] [--models all] [filter]
+//   nanodet_pool_tests --shared DIR --image IMG [--image IMG ...] [--models all] [--quick]
+//                      [filter]
 //
+// --quick (for emulators): one model, 1 and 2 workers.
 // IMG: PPM/PGM, or JPEG/PNG when built with stb_image (image_io.h). Without data it exits 77.
 #include <atomic>
 #include <cstdio>
@@ -24,7 +26,7 @@ namespace {
 
 std::string g_shared;
 std::vector<imgio::Image> g_images;
-bool g_all_models = false;
+bool g_all_models = false, g_quick = false;
 
 bool exists(const std::string& p) {
     struct stat st;
@@ -86,7 +88,8 @@ void check_model(const char* rel) {
     for (const auto& im : g_images)
         serial.push_back(det->detect(im.pixels.data(), im.w, im.h, im.w * im.channels, params_for(im)));
     const auto fs = frames();
-    for (int workers : {1, 2, 4}) {
+    const std::vector<int> counts = g_quick ? std::vector<int>{1, 2} : std::vector<int>{1, 2, 4};
+    for (int workers : counts) {
         PoolOptions o;
         o.workers = workers;
         Pool pool(*det, o);
@@ -114,7 +117,7 @@ void check_model(const char* rel) {
 }  // namespace
 
 TEST(pool_bit_identical_to_serial) {
-    const size_t n = g_all_models ? sizeof kModels / sizeof *kModels : 2;
+    const size_t n = g_all_models ? sizeof kModels / sizeof *kModels : g_quick ? 1 : 2;
     for (size_t k = 0; k < n; ++k) check_model(kModels[k]);
 }
 
@@ -288,6 +291,7 @@ int main(int argc, char** argv) {
         if (a == "--shared") g_shared = next();
         else if (a == "--image") paths.push_back(next());
         else if (a == "--models") g_all_models = next() == "all";
+        else if (a == "--quick") g_quick = true;
         else filter = argv[i];
     }
     bool have = !g_shared.empty() && exists(g_shared + "/models") && !paths.empty();
