@@ -7,6 +7,7 @@
 
 #include "nanodet_ncnn/detector.h"
 #include "nanodet_ncnn/scheduler.h"
+#include "cores.h"
 
 namespace py = pybind11;
 using namespace nanodet;
@@ -313,6 +314,9 @@ PYBIND11_MODULE(_core, m) {
         })
         .def_property_readonly("num_threads", [](const Detector& d) { return d.options().num_threads; })
         .def_property_readonly("cores", [](const Detector& d) { return cores_text(d.options().cores); })
+        .def_property_readonly("cores_used", [](const Detector& d) {
+            return cores_text(effective_cores(d.options().cores));
+        })
         .def("describe", &Detector::describe);
 
     py::class_<Pool>(m, "Pool", "Worker pool over one Detector: submit() frames, collect() "

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <sstream>
 
@@ -55,6 +56,29 @@ ncnn::Mat dense(const ncnn::Mat& m) {
     return m;
 }
 
+// Loads `net` from the param text and weights; throws ModelError (the weights are consumed in
+// place: they must stay alive as long as the net).
+void load_net(ncnn::Net& net, const std::string& param_text, const ParamGraph& graph,
+                     const std::vector<uint8_t>& weights) {
+    if (net.load_param_mem(param_text.c_str()) != 0)
+        throw ModelError("ncnn rejected the param file (see ncnn's message above)");
+    guard_layer_inputs(net, graph);  // layers that would read out of bounds on bad shapes
+    const unsigned char* cursor = weights.data();
+    ncnn::DataReaderFromMemory reader(cursor, weights.size());
+    if (net.load_model(reader) != 0) {
+        const std::string why = guard_problem(net);
+        if (!why.empty()) throw ModelError(why);
+        throw ModelError("bin file is too short for this param file (" +
+                         std::to_string(weights.size()) +
+                         " bytes): truncated, or weights of another model");
+    }
+    const size_t used = size_t(cursor - weights.data());
+    if (used != weights.size())
+        throw ModelError("bin file has " + std::to_string(weights.size()) + " bytes but the "
+                         "param file's layers use " + std::to_string(used) +
+                         ": the weights belong to another model");
+}
+
 }  // namespace
 
 struct Detector::Impl {
@@ -64,12 +88,17 @@ struct Detector::Impl {
     HeadLayout layout;
     int target_w = 0, target_h = 0;
     std::string source;
-    mutable std::mutex extractor_mutex;
+    std::string param_text;
+    // Nets for other thread counts than opts.num_threads (Pool workers): ncnn's gemm and
+    // winograd convolutions pack their weights for the thread count at load time and ignore
+    // (and log) another count at run time, and an extractor cannot set its own count. So each
+    // count has one net, loaded on first use from the same param text and weight buffer, and
+    // shared by every thread running with that count. Declared after `weights`: destroyed first.
+    mutable std::mutex nets_mutex;
+    mutable std::map<int, std::unique_ptr<ncnn::Net>> nets_by_threads;
 
-    // An extractor running with `threads` ncnn threads. ncnn copies the net's options into
-    // each extractor and has no per-extractor thread setter, so the count is set on the net
-    // while the extractor is made; every extractor is made here, under the lock.
-    ncnn::Extractor make_extractor(int threads) const;
+    const ncnn::Net& net_for(int threads) const;
+    ncnn::Extractor make_extractor(int threads) const { return net_for(threads).create_extractor(); }
     std::vector<ncnn::Mat> extract_all(const ncnn::Mat& in, int threads) const;
     // ncnn threads for a call, and the calling thread pinned to the call's cores.
     int prepare_thread(const DetectParams& p) const {
@@ -150,24 +179,9 @@ std::unique_ptr<Detector> Detector::from_memory(const std::string& param_text, c
     m.opts = opts;
     apply_precision(m.net.opt, opts.precision);
     m.net.opt.num_threads = opts.num_threads;
-    if (m.net.load_param_mem(param_text.c_str()) != 0)
-        throw ModelError("ncnn rejected the param file (see ncnn's message above)");
-    guard_layer_inputs(m.net, graph);  // layers that would read out of bounds on bad shapes
-
     m.weights.assign(bin, bin + bin_size);
-    const unsigned char* cursor = m.weights.data();
-    ncnn::DataReaderFromMemory reader(cursor, m.weights.size());
-    if (m.net.load_model(reader) != 0) {
-        const std::string why = guard_problem(m.net);
-        if (!why.empty()) throw ModelError(why);
-        throw ModelError("bin file is too short for this param file (" + std::to_string(bin_size) +
-                         " bytes): truncated, or weights of another model");
-    }
-    size_t used = size_t(cursor - m.weights.data());
-    if (used != bin_size)
-        throw ModelError("bin file has " + std::to_string(bin_size) + " bytes but the param file's "
-                         "layers use " + std::to_string(used) +
-                         ": the weights belong to another model");
+    load_net(m.net, param_text, graph, m.weights);
+    m.param_text = param_text;
 
     m.layout = infer_head_layout(m.net, graph, opts.head);
     m.layout.info.quantized = quantized;
@@ -218,14 +232,18 @@ std::string Detector::describe() const {
     return s.str();
 }
 
-ncnn::Extractor Detector::Impl::make_extractor(int threads) const {
-    std::lock_guard<std::mutex> lock(extractor_mutex);
-    ncnn::Option& o = const_cast<ncnn::Net&>(net).opt;
-    const int saved = o.num_threads;
-    o.num_threads = threads;
-    ncnn::Extractor ex = net.create_extractor();
-    o.num_threads = saved;
-    return ex;
+const ncnn::Net& Detector::Impl::net_for(int threads) const {
+    if (threads == opts.num_threads) return net;
+    std::lock_guard<std::mutex> lock(nets_mutex);
+    std::unique_ptr<ncnn::Net>& n = nets_by_threads[threads];
+    if (!n) {
+        auto fresh = std::make_unique<ncnn::Net>();
+        fresh->opt = net.opt;
+        fresh->opt.num_threads = threads;
+        load_net(*fresh, param_text, ParamGraph::parse(param_text), weights);
+        n = std::move(fresh);
+    }
+    return *n;
 }
 
 std::vector<ncnn::Mat> Detector::Impl::extract_all(const ncnn::Mat& in, int threads) const {

@@ -60,7 +60,9 @@ class Detector:
     @property
     def num_threads(self) -> int: ...
     @property
-    def cores(self) -> str: ...  # "all", "big" or "little" (as asked; see describe())
+    def cores(self) -> str: ...  # "all", "big" or "little", as asked
+    @property
+    def cores_used(self) -> str: ...  # what runs: "all" where the CPU has no such cluster
 
 _Result = tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.int32],
                 dict[str, float], tuple[int, int]]

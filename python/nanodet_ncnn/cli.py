@@ -213,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--save-json", help="also write the results to this file")
     e.set_defaults(func=cmd_eval)
 
-    b = sub.add_parser("bench", help="per-stage latency (delegates to bench_arm when installed)",
+    b = sub.add_parser("bench", help="per-stage latency or frames/s (delegates to bench_arm when installed)",
                        description="Per-stage latency (preprocess, inference, decode, NMS, total) "
                                    "as min / median / max. Uses the C++ bench_arm when it is on "
                                    "PATH, else times detect() from Python. For aarch64 instruction "
@@ -221,7 +221,12 @@ def build_parser() -> argparse.ArgumentParser:
                                    "checkout.")
     b.add_argument("--model", "-m", default=DEFAULT_MODEL)
     b.add_argument("--image", required=True)
-    b.add_argument("--threads", type=int, default=4)
+    b.add_argument("--threads", type=int, help="ncnn threads per inference (default: min(4, "
+                   "cores) alone, 1 per worker with --workers)")
+    b.add_argument("--workers", type=int, help="throughput mode: N workers on one model, "
+                   "frames/s and per-worker latency")
+    b.add_argument("--cores", choices=["all", "big", "little"], default="all",
+                   help="CPU cluster of a big.LITTLE CPU to run on")
     b.add_argument("--loops", type=int, default=50)
     b.add_argument("--warmup", type=int, default=5)
     b.add_argument("--precision", choices=["auto", "fp32", "fp16", "int8"], default="auto")

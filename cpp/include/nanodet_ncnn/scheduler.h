@@ -1,7 +1,10 @@
-// A worker pool beside Detector: N threads share ONE const Detector (one ncnn::Net, one copy of
-// the weights), each running whole frames with `threads_per_worker` ncnn threads. Frames go in
-// with submit() and come back from collect() in submission order, with the same detections
-// serial detect() gives. Python, bench_arm and the Android JNI all schedule through this.
+// A worker pool beside Detector: N threads share ONE const Detector, each running whole frames
+// with `threads_per_worker` ncnn threads. All workers run on one ncnn::Net (one copy of the
+// weights): the detector's own when threads_per_worker equals its num_threads, else one more net
+// loaded for that thread count (ncnn packs convolution weights per load-time thread count; see
+// detector.cpp), still shared by every worker. Frames go in with submit() and come back from
+// collect() in submission order, with the same detections serial detect() gives. Python,
+// bench_arm and the Android JNI all schedule through this.
 #pragma once
 
 #include <chrono>

@@ -61,7 +61,8 @@ struct DetectParams {
     int max_candidates = 3000;  // pre-NMS cap (highest scores kept)
     PixelFormat pixel_format = PixelFormat::BGR;
     // How this call runs (the Pool sets them per worker): ncnn threads (0 = the detector's
-    // num_threads) and cores (Default = the detector's).
+    // num_threads; another count runs on a net loaded once for it) and cores (Default = the
+    // detector's).
     int num_threads = 0;
     Cores cores = Cores::Default;
 };
