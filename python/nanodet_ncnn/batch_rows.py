@@ -40,9 +40,9 @@ def list_inputs(source: str | os.PathLike) -> list[str]:
 
         table = pq.read_table(p, columns=["path"])
         return [str(x) for x in table.column("path").to_pylist()]
-    from .sources import expand_paths
+    from .sources import image_items
 
-    return [str(x) for x in expand_paths(source)]
+    return [str(x) for x in image_items(source)]
 
 
 def resolve_model(model: Detector | str | os.PathLike, num_threads: int | None,

@@ -24,6 +24,18 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--precision", choices=["auto", "fp32", "fp16", "int8"], default="auto")
 
 
+def _workers_arg(text: str):
+    if text == "auto":
+        return text
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'auto', got {text!r}")
+    return n
+
+
 def _load(args):
     from . import load
 
@@ -37,13 +49,13 @@ def _load(args):
 
 
 def cmd_detect(args) -> int:
-    from .sources import expand_paths, is_single_image, is_video_source
+    from .sources import image_items, is_live_source, is_single_image, is_video_file
 
     # Resolve every source before loading the model, so a typo fails fast.
     plan = []
     for src in args.source:
-        if is_video_source(src):
-            if not (src.isdigit() or "://" in src) and not Path(src).exists():
+        if is_video_file(src) or is_live_source(src):
+            if is_video_file(src) and not Path(src).exists():
                 raise FileNotFoundError(f"video not found: {src}")
             plan.append(("video", src))
         elif is_single_image(src):
@@ -51,12 +63,13 @@ def cmd_detect(args) -> int:
                 raise FileNotFoundError(f"image not found: {src}")
             plan.append(("images", [src]))
         else:
-            plan.append(("images", expand_paths(src)))
+            plan.append(("images", image_items(src)))
     model = _load(args)
     out_dir = Path(args.out) if args.out else None
     if out_dir:
         out_dir.mkdir(parents=True, exist_ok=True)
-    kw = dict(conf=args.conf, iou=args.iou, nms=args.nms, max_det=args.max_det)
+    kw = dict(conf=args.conf, iou=args.iou, nms=args.nms, max_det=args.max_det,
+              workers=args.workers, threads_per_worker=args.threads_per_worker)
     report = []
     log = _open_jsonl(args)
     for kind, what in plan:
@@ -114,7 +127,8 @@ def _print_result(r, saved=None) -> None:
 
 
 def _detect_video(model, src, out_dir, args, kw) -> dict:
-    vp = model.predict(src, max_frames=args.max_frames, progress=not args.json, **kw)
+    vp = model.predict(src, max_frames=args.max_frames, progress=not args.json,
+                       stream_buffer=args.stream_buffer, reconnect=args.reconnect, **kw)
     entry: dict = {"video": src}
     if out_dir and not args.show:
         entry["saved"] = str(vp.save(out_dir))
@@ -278,6 +292,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="append one JSON line per finished image/video to FILE, flushed as done")
     d.add_argument("--resume", action="store_true",
                    help="with --jsonl: skip inputs already in FILE (same path, size and mtime)")
+    d.add_argument("--workers", type=_workers_arg, default="auto",
+                   help="concurrent inferences for folders, lists and video files: N or auto "
+                        "(default: one per core when there is more than one frame)")
+    d.add_argument("--threads-per-worker", type=int, default=1,
+                   help="ncnn threads of each worker (default 1)")
+    d.add_argument("--stream-buffer", action="store_true",
+                   help="webcams / streams: process every frame (default: only the newest)")
+    d.add_argument("--reconnect", action="store_true",
+                   help="webcams / streams: reopen a dropped source (bounded retries)")
     d.set_defaults(func=cmd_detect)
 
     e = sub.add_parser("eval", help="COCO mAP on a YOLO-format folder or a COCO json",
@@ -296,7 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--save-json", help="also write the results to this file")
     e.set_defaults(func=cmd_eval)
 
-    b = sub.add_parser("bench", help="per-stage latency (delegates to bench_arm when installed)",
+    b = sub.add_parser("bench", help="per-stage latency or frames/s (delegates to bench_arm when installed)",
                        description="Per-stage latency (preprocess, inference, decode, NMS, total) "
                                    "as min / median / max. Uses the C++ bench_arm when it is on "
                                    "PATH, else times detect() from Python. For aarch64 instruction "
@@ -304,7 +327,12 @@ def build_parser() -> argparse.ArgumentParser:
                                    "checkout.")
     b.add_argument("--model", "-m", default=DEFAULT_MODEL)
     b.add_argument("--image", required=True)
-    b.add_argument("--threads", type=int, default=4)
+    b.add_argument("--threads", type=int, help="ncnn threads per inference (default: min(4, "
+                   "cores) alone, 1 per worker with --workers)")
+    b.add_argument("--workers", type=int, help="throughput mode: N workers on one model, "
+                   "frames/s and per-worker latency")
+    b.add_argument("--cores", choices=["all", "big", "little"], default="all",
+                   help="CPU cluster of a big.LITTLE CPU to run on")
     b.add_argument("--loops", type=int, default=50)
     b.add_argument("--warmup", type=int, default=5)
     b.add_argument("--precision", choices=["auto", "fp32", "fp16", "int8"], default="auto")
