@@ -56,8 +56,10 @@ ncnn::Mat dense(const ncnn::Mat& m) {
 }  // namespace
 
 struct Detector::Impl {
+    // ncnn may reference the weights in place, so they must outlive the network: members are
+    // destroyed in reverse order of declaration, hence the owner first.
+    std::vector<uint8_t> weights;
     ncnn::Net net;
-    std::vector<uint8_t> weights;  // ncnn may reference weights in place: keep them alive
     DetectorOptions opts;
     HeadLayout layout;
     int target_w = 0, target_h = 0;

@@ -53,8 +53,8 @@ struct DetectParams {
     float conf = 0.35f;
     float iou = 0.6f;
     NmsMode nms = NmsMode::PerClass;
-    int max_det = 100;
-    int max_candidates = 3000;  // pre-NMS cap (highest scores kept)
+    int max_det = 100;          // most detections returned (best first); 0 = no limit
+    int max_candidates = 3000;  // pre-NMS cap (highest scores kept); 0 = no cap
     PixelFormat pixel_format = PixelFormat::BGR;
 };
 
