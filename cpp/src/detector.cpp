@@ -421,6 +421,6 @@ std::vector<Detector::Blob> Detector::extract_blobs(const uint8_t* pixels, int w
 }
 
 const char* ncnn_version() { return NCNN_VERSION_STRING; }
-const char* kernels_name() { return kernels::neon_enabled() ? "neon" : "scalar"; }
+const char* kernels_name() { return kernels::active().name; }
 
 }  // namespace nanodet
