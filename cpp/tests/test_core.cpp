@@ -345,24 +345,32 @@ const float kSpecialRates[] = {0.f, 0.02f, 0.3f, 1.f};
 
 }  // namespace
 
+namespace {
+// One random case of a max kernel (max_rows or max_cols) over `size` floats: the same bits
+// from both tables, and nothing written past n.
+using MaxKernel = void (*)(const float*, int, int, int, float*);
+void check_max_kernel(MaxKernel K::Table::*kernel, int n, int C, int step, size_t size, int mode,
+                      float rate) {
+    std::vector<float> d(size + 1);
+    fill(d, mode, rate);
+    std::vector<float> a(n + 1, 42.f), b(n + 1, 42.f);
+    (K::scalar.*kernel)(d.data(), n, C, step, a.data());
+    (K::neon.*kernel)(d.data(), n, C, step, b.data());
+    std::string why;
+    CHECK_MSG(same_vec(a, b, n + 1, why),
+              "C=" + std::to_string(C) + " n=" + std::to_string(n) + " step=" +
+                  std::to_string(step) + " mode=" + std::to_string(mode) + " " + why);
+}
+}  // namespace
+
 TEST(neon_max_rows_matches_scalar) {
     for (int C : kSizes)
         for (int n : {0, 1, 3, 4, 5, 9, 37})
             for (int pad : {0, 1, 32})
                 for (int mode = 0; mode < 3; ++mode)
-                    for (float rate : kSpecialRates) {
-                        const int step = C + pad;
-                        std::vector<float> d(size_t(n) * step + 1);
-                        fill(d, mode, rate);
-                        std::vector<float> a(n + 1, 42.f), b(n + 1, 42.f);
-                        K::scalar.max_rows(d.data(), n, C, step, a.data());
-                        K::neon.max_rows(d.data(), n, C, step, b.data());
-                        std::string why;
-                        CHECK_MSG(same_vec(a, b, n + 1, why),
-                                  "C=" + std::to_string(C) + " n=" + std::to_string(n) +
-                                      " step=" + std::to_string(step) + " mode=" +
-                                      std::to_string(mode) + " " + why);
-                    }
+                    for (float rate : kSpecialRates)
+                        check_max_kernel(&K::Table::max_rows, n, C, C + pad,
+                                         size_t(n) * (C + pad), mode, rate);
 }
 
 TEST(neon_max_rows_nan_never_wins) {
@@ -389,19 +397,9 @@ TEST(neon_max_cols_matches_scalar) {
         for (int C : {0, 1, 2, 3, 5, 80})
             for (int pad : {0, 3})
                 for (int mode = 0; mode < 3; ++mode)
-                    for (float rate : kSpecialRates) {
-                        const int step = n + pad;
-                        std::vector<float> d(size_t(C) * step + 1);
-                        fill(d, mode, rate);
-                        std::vector<float> a(n + 1, 42.f), b(n + 1, 42.f);
-                        K::scalar.max_cols(d.data(), n, C, step, a.data());
-                        K::neon.max_cols(d.data(), n, C, step, b.data());
-                        std::string why;
-                        CHECK_MSG(same_vec(a, b, n + 1, why),
-                                  "C=" + std::to_string(C) + " n=" + std::to_string(n) +
-                                      " step=" + std::to_string(step) + " mode=" +
-                                      std::to_string(mode) + " " + why);
-                    }
+                    for (float rate : kSpecialRates)
+                        check_max_kernel(&K::Table::max_cols, n, C, n + pad,
+                                         size_t(C) * (n + pad), mode, rate);
 }
 
 namespace {
