@@ -82,8 +82,10 @@ void load_net(ncnn::Net& net, const std::string& param_text, const ParamGraph& g
 }  // namespace
 
 struct Detector::Impl {
+    // ncnn may reference the weights in place, so they must outlive the network: members are
+    // destroyed in reverse order of declaration, hence the owner first.
+    std::vector<uint8_t> weights;
     ncnn::Net net;
-    std::vector<uint8_t> weights;  // ncnn may reference weights in place: keep them alive
     DetectorOptions opts;
     HeadLayout layout;
     int target_w = 0, target_h = 0;
@@ -473,6 +475,6 @@ std::vector<Detector::Blob> Detector::extract_blobs(const uint8_t* pixels, int w
 }
 
 const char* ncnn_version() { return NCNN_VERSION_STRING; }
-const char* kernels_name() { return kernels::neon_enabled() ? "neon" : "scalar"; }
+const char* kernels_name() { return kernels::active().name; }
 
 }  // namespace nanodet
