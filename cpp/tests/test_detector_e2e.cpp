@@ -163,23 +163,19 @@ int main(int argc, char** argv) {
         std::printf("skipped: no models: give --shared DIR (or NANODET_SHARED)\n");
         return 77;
     }
-<<<<<<< HEAD
-    g_img = imgio::read_image(g_image);
-=======
     // The data is there: a missing or unreadable image is a failure, not a skip.
     if (g_image.empty() || !exists(g_image)) {
         std::printf("FAIL: %s has models but the test image '%s' is missing: give --image "
-                    "IMG.ppm (or NANODET_TEST_IMAGE; cpp/tools/to_ppm.py converts a JPEG)\n",
+                    "IMG (or NANODET_TEST_IMAGE; cpp/tools/to_ppm.py converts a JPEG)\n",
                     g_shared.c_str(), g_image.c_str());
         return 1;
     }
     try {
-        g_img = imgio::read_pnm(g_image);
+        g_img = imgio::read_image(g_image);
     } catch (const std::exception& e) {
         std::printf("FAIL: cannot read the test image: %s\n", e.what());
         return 1;
     }
->>>>>>> h14cpp
     if (!g_dump.empty()) g_dump_file.open(g_dump);
     std::printf("kernels: %s; image %s %dx%d\n",
                 NANODET_HAVE_NEON ? kernels_name()
