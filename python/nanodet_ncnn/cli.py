@@ -1,4 +1,4 @@
-"""Command line: nanodet-ncnn detect | models."""
+"""Command line: nanodet-ncnn detect | track | serve | models | ..."""
 from __future__ import annotations
 
 import argparse
@@ -108,6 +108,80 @@ def _detect_video(model, src, out_dir, args, kw) -> dict:
     return entry
 
 
+def _live_source(src: str):
+    """A CLI source string -> what predict() takes (webcam index as int); missing files fail
+    before the model loads."""
+    if src.isdigit():
+        return int(src)
+    if "://" not in src and not any(ch in src for ch in "*?[") and not Path(src).exists():
+        raise FileNotFoundError(f"source not found: {src}")
+    return src
+
+
+def _stream_kwargs(args) -> dict:
+    kw = dict(conf=args.conf, iou=args.iou)
+    if getattr(args, "workers", None) is not None:
+        kw["workers"] = args.workers
+    if getattr(args, "max_frames", None) is not None:
+        kw["max_frames"] = args.max_frames
+    return kw
+
+
+def _track_kwargs(args) -> dict:
+    return dict(track_buffer=args.track_buffer, track_thresh=args.track_thresh,
+                count_line=args.count_line)
+
+
+def cmd_track(args) -> int:
+    from .track import parse_line, summary_line
+
+    source = _live_source(args.source)
+    if args.count_line is not None:
+        args.count_line = parse_line(args.count_line)
+    model = _load(args)
+    run = model.track(source, progress=not args.quiet, **_track_kwargs(args), **_stream_kwargs(args))
+    if args.save or args.json:
+        summary = run.save(args.save, jsonl=args.json)
+    else:
+        for r in run:
+            ids = [int(t) for t in r.detections.tracker_id if t >= 0]
+            print(f"frame {r.index}: {len(r)} detections, ids {ids}")
+        summary = {"frames": run.frames, "tracks": len(run.tracker.ids_seen)}
+        if run.counts is not None:
+            summary["counts"] = run.counts
+    print(f"{args.source}: {summary_line(summary)}"
+          + "".join(f" -> {summary[k]}" for k in ("saved", "jsonl") if k in summary))
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from .serve import serve
+    from .track import parse_line
+
+    source = _live_source(args.source)
+    if args.count_line is not None:
+        args.count_line = parse_line(args.count_line)
+        args.track = True
+    model = _load(args)
+    return serve(model, source, host=args.host, port=args.port, token=args.token,
+                 max_clients=args.max_clients, track=args.track, loop_source=args.loop,
+                 jpeg_quality=args.jpeg_quality, predict_kwargs=_stream_kwargs(args),
+                 track_kwargs=_track_kwargs(args) if args.track else None)
+
+
+def _tracking_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--conf", type=float, default=0.35, help="score threshold (default 0.35)")
+    p.add_argument("--iou", type=float, default=0.6, help="NMS IoU threshold (default 0.6)")
+    p.add_argument("--workers", type=int, default=None, help="inference workers (stream engine)")
+    p.add_argument("--max-frames", type=int, default=None, help="stop videos after N frames")
+    p.add_argument("--count-line", metavar="X1,Y1,X2,Y2",
+                   help="count tracked objects crossing this line (source pixels), per class")
+    p.add_argument("--track-buffer", type=int, default=30,
+                   help="frames a lost track keeps its id (default 30)")
+    p.add_argument("--track-thresh", type=float, default=0.5,
+                   help="score needed to start a track (default 0.5)")
+
+
 def cmd_models(args) -> int:
     from .zoo import models
 
@@ -212,6 +286,36 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--json", help="write the results to this JSON file")
     b.add_argument("--python", action="store_true", help="time from Python even if bench_arm exists")
     b.set_defaults(func=cmd_bench)
+
+    t = sub.add_parser("track", help="track objects across frames (ByteTrack), count line crossings",
+                       description="Track objects in a video, webcam, stream or folder of frames: "
+                                   "persistent ids, trails, optional line counts.")
+    t.add_argument("source", help="video file, stream URL, webcam index, folder or glob of frames")
+    _model_args(t)
+    _tracking_args(t)
+    t.add_argument("--save", help="write the annotated video here (e.g. out.mp4)")
+    t.add_argument("--json", help="write one JSON line per frame here (e.g. out.jsonl)")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.set_defaults(func=cmd_track)
+
+    s = sub.add_parser("serve", help="live view in a browser: annotated MJPEG, detections, events",
+                       description="Serve the annotated stream over HTTP: / (page), /stream.mjpg, "
+                                   "/snapshot.jpg, /detections, /events (SSE), /healthz.")
+    s.add_argument("source", help="webcam index, stream URL, video file, folder or glob")
+    _model_args(s)
+    _tracking_args(s)
+    s.add_argument("--track", action="store_true", help="track objects (ids and trails)")
+    s.add_argument("--host", default="127.0.0.1",
+                   help="address to bind (default 127.0.0.1; 0.0.0.0 for the whole network)")
+    s.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)")
+    s.add_argument("--token", default=None,
+                   help="require this token (header 'Authorization: Bearer T' or ?token=T); "
+                        "default: $NANODET_NCNN_TOKEN")
+    s.add_argument("--max-clients", type=int, default=8,
+                   help="most concurrent /stream.mjpg (and /events) clients (default 8)")
+    s.add_argument("--loop", action="store_true", help="replay a file source when it ends")
+    s.add_argument("--jpeg-quality", type=int, default=80)
+    s.set_defaults(func=cmd_serve)
 
     m = sub.add_parser("models", help="list the model zoo")
     m.add_argument("--json", action="store_true")

@@ -221,3 +221,11 @@ class Detector:
                     bar.close()
 
         return gen() if stream else Results(gen())
+
+    def track(self, source, *, tracker: str = "bytetrack", stream: bool = False, **kwargs):
+        """Like :meth:`predict`, with persistent ids: each Result's ``detections.tracker_id``
+        (-1 where untracked), trails in ``plot()`` and optional line counts (``count_line=``).
+        See :func:`nanodet_ncnn.track.track` (pip install 'nanodet-ncnn[track]')."""
+        from .track import track
+
+        return track(self, source, tracker=tracker, stream=stream, **kwargs)

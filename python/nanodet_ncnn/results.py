@@ -45,8 +45,12 @@ class Result:
 
     ``detections`` (a :class:`Detections`), ``orig_img`` (BGR array), ``path``, ``index``
     (frame number), ``speed`` (milliseconds per stage). ``plot()``, ``show()``, ``save()``,
-    ``to_dict()``, ``to_json()``, ``to_supervision()``.
+    ``to_dict()``, ``to_json()``, ``to_supervision()``. After tracking, ``trails`` (tracker
+    id -> (class id, recent points)) and ``counts`` (line-crossing counts) are set.
     """
+
+    trails: dict | None = None
+    counts: dict | None = None
 
     def __init__(self, detections: Detections, orig_img: np.ndarray, path: str | None = None,
                  index: int = 0, pixel_format: str | None = None):
@@ -84,8 +88,17 @@ class Result:
     def plot(self, *, labels: bool = True, scores: bool = True,
              line_width: int | None = None) -> np.ndarray:
         """The image (BGR) with boxes, class names and scores drawn in per-class colours."""
-        return draw_detections(self._bgr(), self.detections, labels=labels, scores=scores,
-                               line_width=line_width)
+        out = draw_detections(self._bgr(), self.detections, labels=labels, scores=scores,
+                              line_width=line_width)
+        if self.trails:
+            from .draw import draw_trails
+
+            draw_trails(out, self.trails, line_width=line_width)
+        if self.counts:
+            from .draw import draw_count_line
+
+            draw_count_line(out, self.counts["line"], self.counts, line_width=line_width)
+        return out
 
     def show(self, title: str | None = None, wait: int = 0) -> None:
         show_image(self.plot(), title or (Path(self.path).name if self.path else "nanodet-ncnn"), wait)
@@ -112,7 +125,7 @@ class Result:
         h, w = self.orig_img.shape[:2]
         return {"path": self.path, "index": self.index, "width": int(w), "height": int(h),
                 "speed_ms": {k: round(float(v), 3) for k, v in self.speed.items()},
-                **self.detections.to_dict()}
+                **self.detections.to_dict(), **({"counts": self.counts} if self.counts else {})}
 
     def to_json(self, **kwargs) -> str:
         return json.dumps(self.to_dict(), **kwargs)
@@ -121,10 +134,13 @@ class Result:
     def from_dict(cls, d: dict, names, orig_img: np.ndarray | None = None) -> "Result":
         """Rebuilds a Result from ``to_dict()`` output (the image is not part of the JSON)."""
         dets = d["detections"]
+        ids = [x["tracker_id"] for x in dets] if dets and "tracker_id" in dets[0] else None
         detections = Detections([x["box"] for x in dets], [x["score"] for x in dets],
-                                [x["class_id"] for x in dets], names, d.get("speed_ms"))
+                                [x["class_id"] for x in dets], names, d.get("speed_ms"), ids)
         img = orig_img if orig_img is not None else np.zeros((d["height"], d["width"], 3), np.uint8)
-        return cls(detections, img, d.get("path"), d.get("index", 0))
+        r = cls(detections, img, d.get("path"), d.get("index", 0))
+        r.counts = d.get("counts")
+        return r
 
     def to_supervision(self):
         """The detections as ``supervision.Detections`` (pip install supervision)."""
@@ -136,6 +152,7 @@ class Result:
         d = self.detections
         return sv.Detections(xyxy=d.xyxy.astype(np.float32), confidence=d.scores.copy(),
                              class_id=d.class_ids.astype(int),
+                             tracker_id=None if d.tracker_id is None else d.tracker_id.astype(int),
                              data={"class_name": np.array(d.class_names, dtype=str)})
 
 
