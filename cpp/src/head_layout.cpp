@@ -1,6 +1,7 @@
 #include "head_layout.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <map>
 #include <sstream>
 
@@ -98,11 +99,12 @@ HeadLayout infer_head_layout(const ncnn::Net& net, const ParamGraph& graph,
     // A Reshape to a fully given shape ties the graph to one input size; running it at another
     // size would read past its input, so such graphs are only probed at their own size.
     bool fixed_reshape = false;
-    for (const auto& layer : graph.layers)
-        if (layer.type == "Reshape" && layer.int_param(0, 0) > 0 &&
-            layer.int_param(1, 1) > 0 && layer.int_param(2, 1) > 0 &&
-            layer.int_param(0, 0) * layer.int_param(1, 1) * layer.int_param(2, 1) > 1024)
-            fixed_reshape = true;
+    for (const auto& layer : graph.layers) {
+        if (layer.type != "Reshape") continue;
+        const int64_t w = layer.int_param(0, 0), h = layer.int_param(1, 1), c = layer.int_param(2, 1);
+        // w * h fits in 64 bits; the product with c is only formed when w * h is small.
+        if (w > 0 && h > 0 && c > 0 && (w * h > 1024 || w * h * c > 1024)) fixed_reshape = true;
+    }
     int A[2] = {kProbeA[0], kProbeA[1]}, B[2] = {kProbeB[0], kProbeB[1]};
     bool two_probes = !fixed_reshape && run_probe(A[0], A[1], true) && run_probe(B[0], B[1], false);
     if (!two_probes) {
@@ -282,7 +284,7 @@ HeadLayout infer_head_layout(const ncnn::Net& net, const ParamGraph& graph,
             else if (const ParamLayer* sl = graph.find_above(t.blob, "Slice", true)) {
                 auto it = sl->arrays.find(0);
                 if (it != sl->arrays.end() && it->second.size() == 2) {
-                    int first = std::atoi(it->second[0].c_str());
+                    const int first = parse_int(it->second[0]).value_or(-1);
                     if (first > 0 && first < t.channels && (t.channels - first) % 4 == 0) c = first;
                 }
             }

@@ -65,6 +65,7 @@ ncnn::Mat preprocess(const uint8_t* pixels, int w, int h, int stride_bytes, Pixe
                                 cn == 1 ? 0 : (rgb_order ? 0 : 2)};
 
     ncnn::Mat in(p.input_w, p.input_h, 3);
+    const kernels::Table& kern = kernels::active();
     for (int c = 0; c < 3; ++c) {
         float* plane = in.channel(c);
         const float m = mean[c], n = norm[c];
@@ -79,7 +80,7 @@ ncnn::Mat preprocess(const uint8_t* pixels, int w, int h, int stride_bytes, Pixe
             std::fill(row, row + p.pad_left, pad);
             const uint8_t* src = resized.data() + size_t(sy) * cw * cn + src_channel[c];
             float* dst = row + p.pad_left;
-            kernels::u8_plane_normalize(src, cn, cw, m, n, dst);  // (src[x * cn] - m) * n
+            kern.u8_plane_normalize(src, cn, cw, m, n, dst);  // (src[x * cn] - m) * n
             std::fill(row + p.pad_left + cw, row + p.input_w, pad);
         }
     }
