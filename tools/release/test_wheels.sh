@@ -63,7 +63,7 @@ run_pytest() {
     log "pytest ($label) under -cpu $cpu: $*"
     set +e
     (cd "$WT/tree/repo" && NANODET_NCNN_EMULATED=1 NANODET_NCNN_MODELS="$SHARED/models" \
-        "$EMU" "$cpu" -m pytest tests -p no:cacheprovider -q -rfE "$@") 2>&1 |
+        "$EMU" "$cpu" -m pytest -p no:cacheprovider -q -rfE "$@") 2>&1 |
         tee "$OUT/pytest_${label}_$cpu.txt"
     local rc=${PIPESTATUS[0]}
     set -e
@@ -173,7 +173,10 @@ for arch in "${ARCHES[@]}"; do
             for cpu in cortex-a53 cortex-a76; do
                 run_pytest short "$cpu" -m "not slow" tests/test_detect.py tests/test_errors.py
             done
-            run_pytest broad cortex-a72 -m "not slow" --ignore=tests/test_convert.py
+            # host-only: the conversion tools (torch/pnnx) and the tests that start the
+            # interpreter as a subprocess (no binfmt_misc for qemu in these containers)
+            run_pytest broad cortex-a72 -m "not slow" tests --ignore=tests/test_convert.py \
+                --ignore=tests/test_cli.py --ignore=tests/test_readme.py
         fi
         ;;
     armv7l)
