@@ -111,7 +111,8 @@ struct Detector::Impl {
     ncnn::Mat prepare(const uint8_t* pixels, int w, int h, int stride_bytes, PixelFormat fmt,
                       Placement& pl) const {
         pl = plan_placement(w, h, target_w, target_h, opts.resize, opts.pad_multiple);
-        return preprocess(pixels, w, h, stride_bytes, fmt, pl, opts.mean.data(), opts.norm.data());
+        return preprocess(pixels, w, h, stride_bytes, fmt, pl, opts.mean.data(), opts.norm.data(),
+                          net.opt.num_threads);
     }
     // decode + NMS of one frame's outputs into r (detections, decode_ms, nms_ms)
     void postprocess(const std::vector<ncnn::Mat>& outs, const Placement& pl, int w, int h,
