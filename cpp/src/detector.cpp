@@ -31,9 +31,17 @@ double ms_since(Clock::time_point t0) {
 }
 
 std::vector<uint8_t> read_file(const std::string& path, const char* what) {
-    std::ifstream f(path, std::ios::binary);
+    std::ifstream f(path, std::ios::binary | std::ios::ate);
     if (!f) throw ModelError(std::string(what) + " file not found or unreadable: " + path);
-    std::vector<uint8_t> data((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    // one read of the whole file (a byte-wise istreambuf_iterator copy took longer than the
+    // rest of loading a model)
+    const std::streamoff size = f.tellg();  // a folder reports -1 or a huge offset here
+    if (size < 0 || size > (std::streamoff(1) << 32))
+        throw ModelError(std::string(what) + " file not found or unreadable: " + path);
+    std::vector<uint8_t> data(static_cast<size_t>(size));
+    f.seekg(0);
+    if (!f.read(reinterpret_cast<char*>(data.data()), std::streamsize(data.size())))
+        throw ModelError(std::string(what) + " file not found or unreadable: " + path);
     if (data.empty()) throw ModelError(std::string(what) + " file is empty: " + path);
     return data;
 }
