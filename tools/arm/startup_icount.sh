@@ -7,6 +7,10 @@
 #   tools/arm/startup_icount.sh [--cpu cortex-a72|cortex-a76] [--models plus416,nanodet_m]
 #                               [--image bus.jpg] [--json OUT] [-v]
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# this checkout's wheel in its own folders, so that a run_tests.sh of another checkout sharing
+# the cache keeps its own
+NANODET_SITE="$ARM/site-nanodet-$REPO_KEY"
+WHEEL_DIR="$ARM/wheels-$REPO_KEY"
 
 find_host_python
 step_host_packages
