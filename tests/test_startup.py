@@ -14,10 +14,11 @@ import nanodet_ncnn
 from conftest import IMAGES, model_paths
 from oracle import MEAN, NORM, SPECS, placement
 
-# Modules `import nanodet_ncnn` must not load: network and TLS stacks (a download is the only
-# user), progress bars, optional integrations, conversion tools, OpenCV (only image I/O needs it).
-HEAVY = ("urllib.request", "http.client", "ssl", "email", "socket", "tqdm", "supervision",
-         "torch", "onnx", "pnnx", "onnxruntime", "cv2", "json", "queue")
+# Modules `import nanodet_ncnn` must not load: network, TLS and OpenSSL hashing (a download or a
+# pickle checksum is the only user), progress bars, optional integrations, conversion tools,
+# OpenCV (only image I/O needs it).
+HEAVY = ("urllib.request", "http.client", "ssl", "email", "socket", "hashlib", "tqdm",
+         "supervision", "torch", "onnx", "pnnx", "onnxruntime", "cv2", "json", "queue")
 
 
 def test_import_pulls_in_nothing_heavy(tmp_path):
