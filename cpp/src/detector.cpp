@@ -116,11 +116,12 @@ struct Detector::Impl {
         return p.num_threads > 0 ? p.num_threads : opts.num_threads;
     }
     // The network input for a frame, and where the frame sits in it (pl).
+    // `threads`: the call's ncnn thread count, which preprocessing shares.
     ncnn::Mat prepare(const uint8_t* pixels, int w, int h, int stride_bytes, PixelFormat fmt,
-                      Placement& pl) const {
+                      Placement& pl, int threads) const {
         pl = plan_placement(w, h, target_w, target_h, opts.resize, opts.pad_multiple);
         return preprocess(pixels, w, h, stride_bytes, fmt, pl, opts.mean.data(), opts.norm.data(),
-                          net.opt.num_threads);
+                          threads);
     }
     // decode + NMS of one frame's outputs into r (detections, decode_ms, nms_ms)
     void postprocess(const std::vector<ncnn::Mat>& outs, const Placement& pl, int w, int h,
@@ -352,7 +353,7 @@ DetectResult Detector::detect(const uint8_t* pixels, int w, int h, int stride_by
     DetectResult r;
     auto t0 = Clock::now();
     Placement pl;
-    ncnn::Mat in = m.prepare(pixels, w, h, stride_bytes, p.pixel_format, pl);
+    ncnn::Mat in = m.prepare(pixels, w, h, stride_bytes, p.pixel_format, pl, threads);
     r.input_width = pl.input_w;
     r.input_height = pl.input_h;
     r.times.preprocess_ms = ms_since(t0);
@@ -372,7 +373,8 @@ std::shared_ptr<const Detector::Captured> Detector::capture(const uint8_t* pixel
     const Impl& m = *impl_;
     auto c = std::make_shared<Captured>();
     const int threads = m.prepare_thread(p);
-    c->outs = m.extract_all(m.prepare(pixels, w, h, stride_bytes, p.pixel_format, c->pl), threads);
+    c->outs = m.extract_all(m.prepare(pixels, w, h, stride_bytes, p.pixel_format, c->pl, threads),
+                            threads);
     c->w = w;
     c->h = h;
     return c;
@@ -461,8 +463,9 @@ std::vector<Detector::Blob> Detector::extract_blobs(const uint8_t* pixels, int w
         if (!found) throw InputError("no blob named '" + name + "' in this model");
     }
     Placement pl;
-    ncnn::Mat in = m.prepare(pixels, w, h, stride_bytes, pixel_format, pl);
-    ncnn::Extractor ex = m.make_extractor(m.prepare_thread(p));
+    const int threads = m.prepare_thread(p);
+    ncnn::Mat in = m.prepare(pixels, w, h, stride_bytes, pixel_format, pl, threads);
+    ncnn::Extractor ex = m.make_extractor(threads);
     ex.set_light_mode(false);  // keep every blob: several names share one forward pass
     if (ex.input(m.layout.info.input_blob.c_str(), in) != 0)
         throw ModelError("ncnn refused the input blob");
