@@ -18,7 +18,7 @@ from oracle import MEAN, NORM, SPECS, placement
 # pickle checksum is the only user), progress bars, optional integrations, conversion tools,
 # OpenCV (only image I/O needs it).
 HEAVY = ("urllib.request", "http.client", "ssl", "email", "socket", "hashlib", "tqdm",
-         "supervision", "torch", "onnx", "pnnx", "onnxruntime", "cv2", "json", "queue")
+         "supervision", "torch", "onnx", "pnnx", "onnxruntime", "cv2", "json")
 
 
 def test_import_pulls_in_nothing_heavy(tmp_path):
