@@ -7,10 +7,7 @@ checked against its sha256.
 """
 from __future__ import annotations
 
-import hashlib
 import os
-import tempfile
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -114,6 +111,8 @@ def cache_dir() -> Path:
 
 
 def sha256_of(path: Path) -> str:
+    import hashlib
+
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -131,6 +130,9 @@ def _offline_candidates(model: ZooModel, f: ModelFile) -> list[Path]:
 
 
 def _download(url: str, dest: Path, sha256: str, progress: bool) -> None:
+    import tempfile
+    import urllib.request  # ssl, http, email: only when a download happens
+
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, suffix=".part")
     try:
