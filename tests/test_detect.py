@@ -170,9 +170,9 @@ def test_input_size_option(bus):
     small = nanodet_ncnn.load("nanodet-plus-m-416", input_size=320)
     assert small.input_size == (320, 320)
     d = small.detect(bus)
-    assert d.times["input_size"] == (320, 320) and "bus" in d.class_names
+    assert d.input_size == (320, 320) and "bus" in d.class_names
     wide = nanodet_ncnn.load("nanodet-plus-m-416", input_size=(480, 320), resize="stretch")
-    assert wide.detect(bus).times["input_size"] == (480, 320)
+    assert wide.detect(bus).input_size == (480, 320)
 
 
 def test_fixed_shape_export(tmp_path, bus):

@@ -87,8 +87,8 @@ def test_parity_resize_modes(key, mode):
         got = ours.detect(img, conf=CONF)
         h, w = img.shape[:2]
         if mode == "dynamic":
-            assert max(got.times["input_size"]) == SPECS[key].size
-            assert all(v % 32 == 0 for v in got.times["input_size"])
+            assert max(got.input_size) == SPECS[key].size
+            assert all(v % 32 == 0 for v in got.input_size)
         ref = oracle.detect(img, conf=CONF, mode=mode)
         assert_same_detections((got.xyxy, got.scores, got.class_ids), ref, conf=CONF,
                                what=f"{key} {mode} {path.name}")

@@ -27,9 +27,11 @@ __all__ = ["load", "Detector", "Detections", "Detection", "Result", "Results", "
 
 def load(model: str | os.PathLike, bin: str | os.PathLike | None = None, **kwargs) -> Detector:
     """A Detector from a zoo name (see ``models()``), a .param path (bin beside it, or given),
-    or a folder holding one .param/.bin pair. Keyword arguments go to :class:`Detector`."""
+    or a folder holding one .param/.bin pair. Keyword arguments go to :class:`Detector`; one
+    given as None means "the default" (the zoo entry's value, else the Detector's)."""
     from . import zoo
 
+    kwargs = {k: v for k, v in kwargs.items() if v is not None}
     if isinstance(model, str) and model in zoo.MODELS:
         param, bin_path, entry = zoo.resolve(model)
         kwargs.setdefault("input_size", entry.input_size)

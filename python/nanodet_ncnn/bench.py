@@ -68,7 +68,7 @@ def python_bench(args) -> dict:
 
     return {
         "runner": "python", "model": args.model, "image": str(args.image),
-        "input_size": list(model.detect(img).times["input_size"]), "threads": model.num_threads,
+        "input_size": list(model.detect(img).input_size), "threads": model.num_threads,
         "precision": args.precision, "loops": args.loops, "ncnn": nanodet_ncnn.ncnn_version(),
         "kernels": nanodet_ncnn.kernels(),
         "stages_ms": {k: {"min": min(v), "median": statistics.median(v), "max": max(v)}

@@ -226,10 +226,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (FileNotFoundError, IsADirectoryError, ValueError, TypeError, KeyError, OSError,
-            RuntimeError, ImportError) as exc:
-        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"nanodet-ncnn: error: {msg}", file=sys.stderr)
+    except Exception as exc:
+        from .errors import USER_ERRORS
+
+        if not isinstance(exc, USER_ERRORS):
+            raise  # a bug: keep the traceback
+        print(f"nanodet-ncnn: error: {exc}", file=sys.stderr)
         return 2
 
 

@@ -161,8 +161,7 @@ class Detector:
             max_det=o["max_det"] if max_det is None else int(max_det),
             max_candidates=int(max_candidates),
             pixel_format=hint or (pixel_format or o["pixel_format"]))
-        times["input_size"] = insize
-        return Detections(xyxy, scores, class_ids, self.names, times)
+        return Detections(xyxy, scores, class_ids, self.names, times, insize)
 
     __call__ = detect
 
