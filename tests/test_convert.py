@@ -3,34 +3,20 @@ weights, strides 8/16/32/64, one N x (C + 32) output), parity with the source, a
 the converted model in our Detector against a numpy decode of the torch module's own output."""
 from __future__ import annotations
 
-import importlib
-import os
 import re
 
 import numpy as np
+import onnx  # noqa: F401  the `export` extra is required by the test command: never skipped
+import onnxruntime  # noqa: F401
+import pnnx  # noqa: F401
 import pytest
+import torch
 
 from conftest import IMAGES, assert_same_detections
+from nanodet_ncnn import Detector
+from nanodet_ncnn.cli import main
+from nanodet_ncnn.convert import ParityError, convert, pair_outputs
 from oracle import nms
-
-
-def need(module: str):
-    """Import an optional dependency; skip without it locally, fail under CI (CI installs the
-    `export` extra, so a missing one is a set-up bug, not a reason to skip)."""
-    if os.environ.get("CI"):
-        return importlib.import_module(module)
-    return pytest.importorskip(module)
-
-
-torch = need("torch")
-need("pnnx")
-need("onnxruntime")
-need("onnx")
-need("ncnn")
-
-from nanodet_ncnn import Detector  # noqa: E402
-from nanodet_ncnn.cli import main  # noqa: E402
-from nanodet_ncnn.convert import ParityError, convert  # noqa: E402
 
 W, H = 320, 256          # deliberately non-square: catches swapped width / height
 NUM_CLASSES, REG_MAX = 3, 7
@@ -202,3 +188,39 @@ def test_convert_pnnx_failure_is_an_error(tmp_path):
     with pytest.raises(RuntimeError, match="pnnx failed"):
         convert(bad, (W, H), tmp_path / "out", log=None)
     assert not (tmp_path / "out.param").exists()
+
+
+def _outs(*shapes, names=None):
+    rng = np.random.default_rng(1)
+    arrays = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    return arrays if names is None else dict(zip(names, arrays))
+
+
+def test_pair_outputs_by_shape_not_position():
+    """ncnn lists outputs in .param layer order, which need not be the source's output order."""
+    cls, reg = _outs((1, 3, 40, 32), (1, 32, 40, 32))
+    got = {"reg_out": reg[0].copy(), "cls_out": cls[0].copy()}  # reversed, other names
+    pairs = pair_outputs([(None, cls), (None, reg)], got)
+    assert [n for n, _, _ in pairs] == ["cls_out", "reg_out"]
+    for _, r, g in pairs:
+        np.testing.assert_array_equal(r.reshape(-1), g.reshape(-1))
+
+
+def test_pair_outputs_by_name_and_pnnx_index():
+    a, b = _outs((1, 100, 35), (1, 100, 35))  # same shape: only names / numbering can tell
+    by_name = pair_outputs([("x", a), ("y", b)], {"y": b[0], "x": a[0]})
+    assert [n for n, _, _ in by_name] == ["x", "y"]
+    by_index = pair_outputs([("output", a), ("aux", b)], {"out1": b[0], "out0": a[0]})
+    assert [(n, r is a) for n, r, _ in by_index] == [("out0", True), ("out1", False)]
+
+
+def test_pair_outputs_fails_clearly():
+    a, b = _outs((1, 100, 35), (1, 100, 35))
+    with pytest.raises(ParityError, match="several of the ncnn outputs"):
+        pair_outputs([(None, a), (None, b)], {"p": a[0], "q": b[0]})
+    with pytest.raises(ParityError, match="none of the ncnn outputs"):
+        pair_outputs([(None, a)], {"p": np.zeros((100, 36), np.float32)})
+    with pytest.raises(ParityError, match="the source has 2 outputs, the ncnn model 1"):
+        pair_outputs([(None, a), (None, b)], {"p": a[0]})
+    with pytest.raises(ParityError, match=r"output out0: \[100, 36\] in ncnn"):
+        pair_outputs([(None, a)], {"out0": np.zeros((100, 36), np.float32)})

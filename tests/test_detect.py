@@ -108,7 +108,12 @@ def test_rgb_and_gray_and_bgra(plus, bus):
     bgra = np.dstack([bus, np.full(bus.shape[:2], 255, np.uint8)])
     np.testing.assert_allclose(plus.detect(bgra).xyxy, ref.xyxy, atol=1e-3)
     gray = bus.mean(2).astype(np.uint8)
-    assert plus.detect(gray).xyxy.shape[1] == 4  # runs on 1-channel input
+    on_gray = plus.detect(gray)  # a 1-channel image is the grey image in all three channels
+    assert len(on_gray) >= 3
+    as_bgr = plus.detect(np.dstack([gray] * 3))
+    np.testing.assert_allclose(on_gray.xyxy, as_bgr.xyxy, atol=1e-3)
+    np.testing.assert_allclose(on_gray.scores, as_bgr.scores, atol=1e-5)
+    np.testing.assert_array_equal(on_gray.class_ids, as_bgr.class_ids)
 
 
 def test_non_contiguous_views(plus, bus):
@@ -155,8 +160,13 @@ def test_detections_object(plus, bus):
     assert len(dets) == len(list(dets))
     first = dets[0]
     assert first.name == dets.names[first.class_id] and first.score == dets.scores[0]
-    sub = dets[dets.scores > 0.7]
-    assert isinstance(sub, nanodet_ncnn.Detections) and len(sub) <= len(dets)
+    mask = dets.scores > 0.7
+    assert 0 < mask.sum() < len(dets)
+    for sub in (dets[mask], dets[1:3], dets[np.array([2, 0])]):
+        assert isinstance(sub, nanodet_ncnn.Detections)
+        assert sub.times == dets.times and sub.input_size == dets.input_size == (416, 416)
+    np.testing.assert_array_equal(dets[mask].scores, dets.scores[mask])
+    np.testing.assert_array_equal(dets[np.array([2, 0])].xyxy, dets.xyxy[[2, 0]])
     assert dets.xyxy.dtype == np.float32 and dets.class_ids.dtype == np.int32
     import json
 

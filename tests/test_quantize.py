@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import ncnn
 import numpy as np
 import pytest
 
@@ -124,7 +125,6 @@ def test_keep_fp32_layers_stay_float():
 # --- calibration through the core ---------------------------------------------------------------
 
 def test_extract_blobs_matches_ncnn_wheel(bus):
-    ncnn = pytest.importorskip("ncnn")
     det = Detector(FP32[0], precision="fp32", num_threads=1)
     blobs = det.extract_blobs(bus, ["data", "cls8", "dis32"])
     assert blobs["data"].shape == (3, 416, 416)
@@ -162,8 +162,7 @@ def test_kl_model_detects_in_core_and_wheel(kl_model, bus):
     bus_n, person_n = counts(list(d.class_names))
     assert bus_n >= 1 and person_n >= 3, list(d.class_names)
     # the ncnn wheel loads it too and agrees with the fp32 model on the head outputs
-    ncnn = pytest.importorskip("ncnn")
-    names = ["cls8", "dis8"]
+    names = ["cls8", "cls16", "cls32", "dis8"]
     ref = Detector(FP32[0], precision="fp32", num_threads=2).extract_blobs(bus, ["data"] + names)
     net = ncnn.Net()
     assert net.load_param(str(param)) == 0 and net.load_model(str(binf)) == 0
@@ -176,7 +175,15 @@ def test_kl_model_detects_in_core_and_wheel(kl_model, bus):
             got[n] = np.array(m)
     for n in names:
         assert got[n].shape == ref[n].shape
-    assert np.abs(got["cls8"] - ref["cls8"]).mean() < 0.01  # sigmoid scores
+    # sigmoid scores are ~0 almost everywhere, so compare the 100 most confident fp32 scores:
+    # an all-zero or mis-scaled output fails here
+    f32 = np.concatenate([ref[n].ravel() for n in names[:3]])
+    i8 = np.concatenate([got[n].ravel() for n in names[:3]])
+    top = np.argsort(-f32)[:100]
+    assert f32[top].min() > 0.1, f32[top].min()
+    delta = np.abs(i8[top] - f32[top])
+    print(f"int8 vs fp32 on the top-100 fp32 scores: mean |delta| {delta.mean():.4f}, max {delta.max():.4f}")
+    assert delta.mean() < 0.05 and i8[top].mean() > 0.5 * f32[top].mean()
     assert np.corrcoef(got["dis8"].ravel(), ref["dis8"].ravel())[0, 1] > 0.9  # box logits
 
 
