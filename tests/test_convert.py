@@ -1,6 +1,7 @@
 """`nanodet-ncnn convert`: pnnx conversion of a small NanoDet-Plus-shaped torch module (random
 weights, strides 8/16/32/64, one N x (C + 32) output), parity with the source, and detections of
-the converted model in our Detector against a numpy decode of the torch module's own output."""
+the converted model in our Detector against the oracle's numpy decode of the torch module's own
+output."""
 from __future__ import annotations
 
 import re
@@ -16,7 +17,7 @@ from conftest import IMAGES, assert_same_detections
 from nanodet_ncnn import Detector
 from nanodet_ncnn.cli import main
 from nanodet_ncnn.convert import ParityError, convert, pair_outputs
-from oracle import nms
+from oracle import decode
 
 W, H = 320, 256          # deliberately non-square: catches swapped width / height
 NUM_CLASSES, REG_MAX = 3, 7
@@ -93,32 +94,6 @@ def image():
     return cv2.resize(cv2.imread(str(IMAGES / "bus.jpg")), (W, H), interpolation=cv2.INTER_AREA)
 
 
-def numpy_decode(out: np.ndarray, conf: float, iou: float = 0.6):
-    """NanoDet-Plus decode of an N x (C + 32) output for a W x H input, per-class NMS."""
-    centres, strides = [], []
-    for s in STRIDES:
-        fw, fh = -(-W // s), -(-H // s)
-        ys, xs = np.mgrid[0:fh, 0:fw]
-        centres.append(np.stack([xs.ravel() * s, ys.ravel() * s], 1))
-        strides.append(np.full(fw * fh, s, np.float64))
-    centres, strides = np.concatenate(centres), np.concatenate(strides)
-    assert len(centres) == len(out)
-    scores = out[:, :NUM_CLASSES]
-    best, label = scores.max(1), scores.argmax(1)
-    keep = best > conf
-    d = out[keep, NUM_CLASSES:].reshape(-1, 4, REG_MAX + 1).astype(np.float64)
-    e = np.exp(d - d.max(2, keepdims=True))
-    dist = (e / e.sum(2, keepdims=True) * np.arange(REG_MAX + 1)).sum(2) * strides[keep, None]
-    c = centres[keep]
-    boxes = np.stack([c[:, 0] - dist[:, 0], c[:, 1] - dist[:, 1],
-                      c[:, 0] + dist[:, 2], c[:, 1] + dist[:, 3]], 1)
-    boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, W)
-    boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, H)
-    sc, lb = best[keep], label[keep]
-    kept = nms(boxes, sc, lb, iou)[:100]
-    return boxes[kept], sc[kept], lb[kept]
-
-
 def check_detector_matches_torch(param, module, image):
     det = Detector(param)
     # layout read from the graph, size from the Input shape convert wrote
@@ -131,7 +106,9 @@ def check_detector_matches_torch(param, module, image):
     with torch.no_grad():
         out = module(torch.from_numpy(x[None])).numpy()[0]
     conf = float(np.quantile(out[:, :NUM_CLASSES].max(1), 0.98))  # ~2% of anchors pass
-    ref = numpy_decode(out, conf)
+    # the input is exactly W x H: the content fills it, source pixels are input pixels
+    ref = decode(out[:, :NUM_CLASSES], out[:, NUM_CLASSES:], (W, H, W, H, 0, 0, W, H), STRIDES,
+                 conf=conf)
     assert len(ref[0]) >= 5, "the test network should produce several detections"
     got = det.detect(image, conf=conf, iou=0.6)
     assert len(got) >= 5

@@ -141,6 +141,19 @@ def test_extract_blobs_matches_ncnn_wheel(bus):
         det.extract_blobs(bus, ["nope"])
 
 
+def wheel_outputs(param, binf, data: np.ndarray, names) -> dict[str, np.ndarray]:
+    net = ncnn.Net()
+    assert net.load_param(str(param)) == 0 and net.load_model(str(binf)) == 0
+    out = {}
+    with net.create_extractor() as ex:
+        ex.input("data", ncnn.Mat(data).clone())
+        for n in names:
+            rc, m = ex.extract(n)
+            assert rc == 0
+            out[n] = np.array(m)
+    return out
+
+
 @pytest.fixture(scope="module")
 def kl_model(tmp_path_factory):
     out = tmp_path_factory.mktemp("q") / "kl"
@@ -164,26 +177,19 @@ def test_kl_model_detects_in_core_and_wheel(kl_model, bus):
     # the ncnn wheel loads it too and agrees with the fp32 model on the head outputs
     names = ["cls8", "cls16", "cls32", "dis8"]
     ref = Detector(FP32[0], precision="fp32", num_threads=2).extract_blobs(bus, ["data"] + names)
-    net = ncnn.Net()
-    assert net.load_param(str(param)) == 0 and net.load_model(str(binf)) == 0
-    got = {}
-    with net.create_extractor() as ex:
-        ex.input("data", ncnn.Mat(ref["data"]).clone())
-        for n in names:
-            rc, m = ex.extract(n)
-            assert rc == 0
-            got[n] = np.array(m)
+    got = wheel_outputs(param, binf, ref["data"], names)
     for n in names:
         assert got[n].shape == ref[n].shape
-    # sigmoid scores are ~0 almost everywhere, so compare the 100 most confident fp32 scores:
-    # an all-zero or mis-scaled output fails here
-    f32 = np.concatenate([ref[n].ravel() for n in names[:3]])
-    i8 = np.concatenate([got[n].ravel() for n in names[:3]])
+    # Sigmoid scores are ~0 almost everywhere, so compare on the 100 most confident fp32 scores,
+    # against ncnn's own INT8 export of the same model on the same anchors: an all-zero or
+    # mis-scaled output is far off, a sound calibration close to ncnn's.
+    shipped = wheel_outputs(*INT8, ref["data"], names[:3])
+    f32, ours, theirs = (np.concatenate([o[n].ravel() for n in names[:3]]) for o in (ref, got, shipped))
     top = np.argsort(-f32)[:100]
-    assert f32[top].min() > 0.1, f32[top].min()
-    delta = np.abs(i8[top] - f32[top])
-    print(f"int8 vs fp32 on the top-100 fp32 scores: mean |delta| {delta.mean():.4f}, max {delta.max():.4f}")
-    assert delta.mean() < 0.05 and i8[top].mean() > 0.5 * f32[top].mean()
+    ours_delta = np.abs(ours[top] - f32[top]).mean()
+    ncnn_delta = np.abs(theirs[top] - f32[top]).mean()
+    assert ours_delta < 2 * ncnn_delta, (ours_delta, ncnn_delta)
+    assert ours_delta < 0.5 * f32[top].mean(), (ours_delta, f32[top].mean())
     assert np.corrcoef(got["dis8"].ravel(), ref["dis8"].ravel())[0, 1] > 0.9  # box logits
 
 
