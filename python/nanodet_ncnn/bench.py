@@ -2,6 +2,7 @@
 (same Detector, no Python in the loop); otherwise times detect() from Python."""
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -84,16 +85,38 @@ def print_table(r: dict) -> None:
         print(f"{k:<12}{v['min']:>10.3f}{v['median']:>11.3f}{v['max']:>10.3f}")
 
 
+def _runs(args):
+    """One argparse namespace per (threads, precision) combination."""
+    threads = args.threads if isinstance(args.threads, list) else [args.threads]
+    precisions = args.precision if isinstance(args.precision, list) else [args.precision]
+    for t in threads:
+        for p in precisions:
+            yield argparse.Namespace(**{**vars(args), "threads": t, "precision": p})
+
+
 def main(args) -> int:
     if args.loops < 1 or args.warmup < 0:
         raise ValueError("--loops must be >= 1 and --warmup >= 0")
     if not Path(args.image).exists():
         raise FileNotFoundError(f"image not found: {args.image}")
     exe = None if args.python else find_bench_arm()
-    if exe:
-        return run_bench_arm(exe, args)
-    r = python_bench(args)
-    print_table(r)
+    reports = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for k, run in enumerate(_runs(args)):
+            if exe:
+                run.json = str(Path(tmp) / f"run{k}.json")
+                rc = run_bench_arm(exe, run)
+                if rc:
+                    return rc
+                reports.append(json.loads(Path(run.json).read_text()))
+            else:
+                reports.append(python_bench(run))
+                print_table(reports[-1])
     if args.json:
-        Path(args.json).write_text(json.dumps(r, indent=2))
+        Path(args.json).write_text(json.dumps(reports[0] if len(reports) == 1 else reports, indent=2))
+    if getattr(args, "plot", None):
+        from .plots import plot_latency
+
+        plot_latency(reports, args.plot)
+        print(f"plot: {args.plot}", file=sys.stderr)
     return 0
