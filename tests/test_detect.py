@@ -98,6 +98,10 @@ def test_nms_modes(plus, bus):
     np.fill_diagonal(ious, 0)
     assert ious.max() <= 0.6
     assert len(plus.detect(bus, conf=0.2, max_det=2)) == 2
+    # max_det=0 is unlimited: as many as a huge limit, more than the default 100
+    unlimited = plus.detect(bus, conf=0.01, max_det=0)
+    assert len(unlimited) > 100 and len(plus.detect(bus, conf=0.01)) == 100
+    np.testing.assert_array_equal(unlimited.scores, plus.detect(bus, conf=0.01, max_det=10**6).scores)
     assert len(plus.detect(bus, conf=0.99)) == 0
 
 

@@ -59,7 +59,8 @@ class Detector:
     of 32: fewer pixels on wide frames) or "stretch". ``precision``: "auto" (ncnn's defaults:
     fp16 where the CPU has it), "fp32", "fp16" or "int8" (for quantized models). Head overrides
     (``num_classes``, ``reg_max``, ``strides``, ``center_offset``, ``cls_sigmoid``) are only for
-    unusual exports: the layout is normally read from the graph.
+    unusual exports: the layout is normally read from the graph. ``max_det``: the most
+    detections kept per image after NMS (highest scores first); 0 means unlimited.
     """
 
     def __init__(self, param: str | os.PathLike, bin: str | os.PathLike | None = None, *,
