@@ -13,6 +13,7 @@ from pathlib import Path
 from ._core import InputError, ModelError, NanodetError, kernels, ncnn_version
 from .detections import Detection, Detections
 from .detector import Detector, read_image
+from .errors import NanodetRuntimeError
 from .names import COCO_NAMES
 from .results import Result, Results, VideoPrediction
 from .zoo import ModelNotFoundError, models
@@ -21,7 +22,8 @@ __version__ = "0.1.0"
 
 __all__ = ["load", "Detector", "Detections", "Detection", "Result", "Results", "VideoPrediction",
            "models", "read_image", "COCO_NAMES",
-           "ModelError", "InputError", "NanodetError", "ModelNotFoundError", "ncnn_version",
+           "ModelError", "InputError", "NanodetError", "NanodetRuntimeError", "ModelNotFoundError",
+           "ncnn_version",
            "kernels", "__version__"]
 
 

@@ -70,9 +70,9 @@ def plot_confusion_matrix(result: dict, path: str | os.PathLike) -> np.ndarray:
     im = ax.imshow(shade, cmap="Blues", vmin=0, vmax=1)
     fig.colorbar(im, ax=ax, fraction=0.046, label="fraction of the true class")
     ticks = range(n)
-    small = n > 30
-    ax.set_xticks(ticks, names if not small else [""] * n, rotation=90, fontsize=7)
-    ax.set_yticks(ticks, names if not small else [""] * n, fontsize=7)
+    font = 7 if n <= 30 else 5
+    ax.set_xticks(ticks, names, rotation=90, fontsize=font)
+    ax.set_yticks(ticks, names, fontsize=font)
     if n <= 12:
         for i in range(n):
             for j in range(n):
