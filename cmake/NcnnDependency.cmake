@@ -56,6 +56,9 @@ else()
     endif()
 endif()
 
+# The source tree is also where bench_arm finds stb_image.h (JPEG/PNG input; CMakeLists.txt).
+set(NANODET_NCNN_SRC "${_src}")
+
 set(_opts
     -DCMAKE_BUILD_TYPE=Release
     -DNCNN_VERSION=20261020

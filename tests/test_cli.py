@@ -63,21 +63,6 @@ def test_error_exit_codes(tmp_path):
     assert run("--help").returncode == 0
 
 
-def test_bench_python_runner(tmp_path):
-    out = tmp_path / "b.json"
-    r = run("bench", "--model", "nanodet-m", "--image", IMAGES / "bus.jpg", "--loops", "3",
-            "--warmup", "1", "--threads", "1", "--python", "--json", out)
-    assert r.returncode == 0, r.stderr
-    data = json.loads(out.read_text())
-    st = data["stages_ms"]
-    assert set(st) == {"preprocess", "inference", "decode", "nms", "total"}
-    assert st["total"]["min"] <= st["total"]["median"] <= st["total"]["max"]
-    assert st["inference"]["median"] > st["decode"]["median"]
-    assert data["input_size"] == [320, 320]
-    r = run("bench", "--image", tmp_path / "missing.jpg")
-    assert r.returncode == 2 and "image not found" in r.stderr
-
-
 def test_eval_errors(tmp_path):
     r = run("eval", "--data", tmp_path / "nope")
     assert r.returncode == 2 and "dataset not found" in r.stderr

@@ -151,8 +151,9 @@ def test_stream_url_over_loopback(model, video):
     t.start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/{video.name}"
-        results = list(model.predict(url, stream=True, max_frames=6, progress=False))
-        assert len(results) == 6
+        results = list(model.predict(url, stream=True, max_frames=6, progress=False,
+                                     stream_buffer=True))
+        assert [r.index for r in results] == list(range(6))
     finally:
         server.shutdown()
 

@@ -6,6 +6,8 @@
 #include <cstring>
 
 #include "nanodet_ncnn/detector.h"
+#include "nanodet_ncnn/scheduler.h"
+#include "cores.h"
 
 namespace py = pybind11;
 using namespace nanodet;
@@ -26,9 +28,13 @@ T parse_enum(const std::string& s, std::initializer_list<std::pair<const char*, 
 DetectorOptions make_options(int num_threads, py::object input_size, const std::string& resize,
                              int pad_multiple, py::object mean, py::object norm,
                              const std::string& precision, int num_classes, int reg_max,
-                             std::vector<int> strides, float center_offset, py::object cls_sigmoid) {
+                             std::vector<int> strides, float center_offset, py::object cls_sigmoid,
+                             const std::string& cores) {
     DetectorOptions o;
     o.num_threads = num_threads;
+    o.cores = parse_enum<Cores>(cores, {{"all", Cores::All}, {"big", Cores::Big},
+                                        {"little", Cores::Little}},
+                                "cores");
     if (!input_size.is_none()) {
         if (py::isinstance<py::int_>(input_size)) {
             o.input_width = o.input_height = input_size.cast<int>();
@@ -103,6 +109,77 @@ ImageView view_image(py::handle obj) {
     return v;
 }
 
+bool parse_rgb(const std::string& pixel_format) {
+    return parse_enum<bool>(pixel_format, {{"bgr", false}, {"rgb", true}}, "pixel_format");
+}
+
+PixelFormat pixel_format_of(const ImageView& v, bool rgb) {
+    return v.channels == 1   ? PixelFormat::GRAY
+           : v.channels == 4 ? (rgb ? PixelFormat::RGBA : PixelFormat::BGRA)
+                             : (rgb ? PixelFormat::RGB : PixelFormat::BGR);
+}
+
+DetectParams make_params(float conf, float iou, const std::string& nms, int max_det,
+                         int max_candidates) {
+    DetectParams p;
+    p.conf = conf;
+    p.iou = iou;
+    p.max_det = max_det;
+    p.max_candidates = max_candidates;
+    p.nms = parse_enum<NmsMode>(nms, {{"class", NmsMode::PerClass},
+                                      {"agnostic", NmsMode::Agnostic},
+                                      {"multilabel", NmsMode::MultiLabel}},
+                                "nms");
+    return p;
+}
+
+// (xyxy, scores, class_ids, times_ms, (input_w, input_h)): what detect() returns.
+py::tuple result_tuple(const DetectResult& r) {
+    const py::ssize_t n = py::ssize_t(r.detections.size());
+    py::array_t<float> xyxy({n, py::ssize_t(4)});
+    py::array_t<float> scores(n);
+    py::array_t<int32_t> classes(n);
+    auto bx = xyxy.mutable_unchecked<2>();
+    auto sc = scores.mutable_unchecked<1>();
+    auto cl = classes.mutable_unchecked<1>();
+    for (py::ssize_t i = 0; i < n; ++i) {
+        const Detection& dd = r.detections[size_t(i)];
+        bx(i, 0) = dd.x1;
+        bx(i, 1) = dd.y1;
+        bx(i, 2) = dd.x2;
+        bx(i, 3) = dd.y2;
+        sc(i) = dd.score;
+        cl(i) = dd.class_id;
+    }
+    py::dict times;
+    times["preprocess"] = r.times.preprocess_ms;
+    times["inference"] = r.times.inference_ms;
+    times["decode"] = r.times.decode_ms;
+    times["nms"] = r.times.nms_ms;
+    times["total"] = r.times.total_ms();
+    return py::make_tuple(xyxy, scores, classes, times,
+                          py::make_tuple(r.input_width, r.input_height));
+}
+
+// A Python object held from C++ threads: released (with the GIL) wherever the last owner drops it.
+std::shared_ptr<void> hold(py::object o) {
+    return std::shared_ptr<void>(o.release().ptr(), [](void* p) {
+        if (!p) return;
+        py::gil_scoped_acquire gil;
+        Py_DECREF(static_cast<PyObject*>(p));
+    });
+}
+
+// Blocking pool calls wait in slices so that Ctrl+C reaches Python.
+constexpr double kWaitSliceMs = 100;
+void check_signals() {
+    if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+}
+
+const char* cores_text(Cores c) {
+    return c == Cores::Big ? "big" : c == Cores::Little ? "little" : "all";
+}
+
 }  // namespace
 
 // The keyword arguments shared by Detector(param, bin, ...) and Detector.from_memory(...).
@@ -113,7 +190,7 @@ ImageView view_image(py::handle obj) {
         py::arg("norm") = py::none(), py::arg("precision") = "auto",                          \
         py::arg("num_classes") = 0, py::arg("reg_max") = -1,                                  \
         py::arg("strides") = std::vector<int>{}, py::arg("center_offset") = -1.f,             \
-        py::arg("cls_sigmoid") = py::none()
+        py::arg("cls_sigmoid") = py::none(), py::arg("cores") = "all"
 
 PYBIND11_MODULE(_core, m) {
     m.doc() = "nanodet-ncnn C++ core";
@@ -140,10 +217,11 @@ PYBIND11_MODULE(_core, m) {
                          py::object input_size, const std::string& resize, int pad_multiple,
                          py::object mean, py::object norm, const std::string& precision,
                          int num_classes, int reg_max, std::vector<int> strides,
-                         float center_offset, py::object cls_sigmoid) {
+                         float center_offset, py::object cls_sigmoid, const std::string& cores) {
                  DetectorOptions o = make_options(num_threads, input_size, resize, pad_multiple,
                                                   mean, norm, precision, num_classes, reg_max,
-                                                  std::move(strides), center_offset, cls_sigmoid);
+                                                  std::move(strides), center_offset, cls_sigmoid,
+                                                  cores);
                  py::gil_scoped_release nogil;
                  return Detector::from_files(param, bin, o);
              }),
@@ -153,10 +231,12 @@ PYBIND11_MODULE(_core, m) {
             [](py::bytes param, py::bytes bin, int num_threads, py::object input_size,
                const std::string& resize, int pad_multiple, py::object mean, py::object norm,
                const std::string& precision, int num_classes, int reg_max,
-               std::vector<int> strides, float center_offset, py::object cls_sigmoid) {
+               std::vector<int> strides, float center_offset, py::object cls_sigmoid,
+               const std::string& cores) {
                 DetectorOptions o = make_options(num_threads, input_size, resize, pad_multiple,
                                                  mean, norm, precision, num_classes, reg_max,
-                                                 std::move(strides), center_offset, cls_sigmoid);
+                                                 std::move(strides), center_offset, cls_sigmoid,
+                                                 cores);
                 std::string text = param;
                 std::string weights = bin;
                 py::gil_scoped_release nogil;
@@ -169,50 +249,15 @@ PYBIND11_MODULE(_core, m) {
             [](const Detector& d, py::handle image, float conf, float iou, const std::string& nms,
                int max_det, int max_candidates, const std::string& pixel_format) {
                 ImageView v = view_image(image);
-                DetectParams p;
-                p.conf = conf;
-                p.iou = iou;
-                p.max_det = max_det;
-                p.max_candidates = max_candidates;
-                p.nms = parse_enum<NmsMode>(nms, {{"class", NmsMode::PerClass},
-                                                  {"agnostic", NmsMode::Agnostic},
-                                                  {"multilabel", NmsMode::MultiLabel}},
-                                            "nms");
-                bool rgb = parse_enum<bool>(pixel_format, {{"bgr", false}, {"rgb", true}},
-                                            "pixel_format");
-                p.pixel_format = v.channels == 1   ? PixelFormat::GRAY
-                                 : v.channels == 4 ? (rgb ? PixelFormat::RGBA : PixelFormat::BGRA)
-                                                   : (rgb ? PixelFormat::RGB : PixelFormat::BGR);
+                DetectParams p = make_params(conf, iou, nms, max_det, max_candidates);
+                p.pixel_format = pixel_format_of(v, parse_rgb(pixel_format));
                 const uint8_t* px = static_cast<const uint8_t*>(v.arr.data());
                 DetectResult r;
                 {
                     py::gil_scoped_release nogil;
                     r = d.detect(px, v.w, v.h, v.stride, p);
                 }
-                const py::ssize_t n = py::ssize_t(r.detections.size());
-                py::array_t<float> xyxy({n, py::ssize_t(4)});
-                py::array_t<float> scores(n);
-                py::array_t<int32_t> classes(n);
-                auto bx = xyxy.mutable_unchecked<2>();
-                auto sc = scores.mutable_unchecked<1>();
-                auto cl = classes.mutable_unchecked<1>();
-                for (py::ssize_t i = 0; i < n; ++i) {
-                    const Detection& dd = r.detections[size_t(i)];
-                    bx(i, 0) = dd.x1;
-                    bx(i, 1) = dd.y1;
-                    bx(i, 2) = dd.x2;
-                    bx(i, 3) = dd.y2;
-                    sc(i) = dd.score;
-                    cl(i) = dd.class_id;
-                }
-                py::dict times;
-                times["preprocess"] = r.times.preprocess_ms;
-                times["inference"] = r.times.inference_ms;
-                times["decode"] = r.times.decode_ms;
-                times["nms"] = r.times.nms_ms;
-                times["total"] = r.times.total_ms();
-                return py::make_tuple(xyxy, scores, classes, times,
-                                      py::make_tuple(r.input_width, r.input_height));
+                return result_tuple(r);
             },
             py::arg("image"), py::kw_only(), py::arg("conf") = 0.35f, py::arg("iou") = 0.6f,
             py::arg("nms") = "class", py::arg("max_det") = 100, py::arg("max_candidates") = 3000,
@@ -232,11 +277,7 @@ PYBIND11_MODULE(_core, m) {
             [](const Detector& d, py::handle image, std::vector<std::string> names,
                const std::string& pixel_format) {
                 ImageView v = view_image(image);
-                bool rgb = parse_enum<bool>(pixel_format, {{"bgr", false}, {"rgb", true}},
-                                            "pixel_format");
-                PixelFormat pf = v.channels == 1   ? PixelFormat::GRAY
-                                 : v.channels == 4 ? (rgb ? PixelFormat::RGBA : PixelFormat::BGRA)
-                                                   : (rgb ? PixelFormat::RGB : PixelFormat::BGR);
+                PixelFormat pf = pixel_format_of(v, parse_rgb(pixel_format));
                 const uint8_t* px = static_cast<const uint8_t*>(v.arr.data());
                 std::vector<Detector::Blob> blobs;
                 {
@@ -272,5 +313,91 @@ PYBIND11_MODULE(_core, m) {
             return py::make_tuple(d.input_width(), d.input_height());
         })
         .def_property_readonly("num_threads", [](const Detector& d) { return d.options().num_threads; })
+        .def_property_readonly("cores", [](const Detector& d) { return cores_text(d.options().cores); })
+        .def_property_readonly("cores_used", [](const Detector& d) {
+            return cores_text(effective_cores(d.options().cores));
+        })
         .def("describe", &Detector::describe);
+
+    py::class_<Pool>(m, "Pool", "Worker pool over one Detector: submit() frames, collect() "
+                                "results in submission order.")
+        .def(py::init([](const Detector& d, int workers, int threads_per_worker, int max_pending) {
+                 PoolOptions o;
+                 o.workers = workers;
+                 o.threads_per_worker = threads_per_worker;
+                 o.max_pending = max_pending;
+                 return std::make_unique<Pool>(d, o);
+             }),
+             py::arg("detector"), py::arg("workers") = 2, py::arg("threads_per_worker") = 1,
+             py::arg("max_pending") = 0, py::keep_alive<1, 2>())
+        .def(
+            "submit",
+            [](Pool& pool, py::object image, float conf, float iou, const std::string& nms,
+               int max_det, int max_candidates, const std::string& pixel_format) {
+                DetectParams p = make_params(conf, iou, nms, max_det, max_candidates);
+                const bool rgb = parse_rgb(pixel_format);
+                ImageRef ref;
+                std::exception_ptr error;
+                py::object keep;
+                try {  // a frame that is not an image fails in its turn, from collect()
+                    ImageView v = view_image(image);
+                    p.pixel_format = pixel_format_of(v, rgb);
+                    ref.pixels = static_cast<const uint8_t*>(v.arr.data());
+                    ref.w = v.w;
+                    ref.h = v.h;
+                    ref.stride = v.stride;
+                    keep = v.arr;
+                } catch (const py::builtin_exception&) {
+                    error = std::current_exception();
+                }
+                std::shared_ptr<void> held = hold(std::move(keep));
+                uint64_t seq = 0;
+                for (;;) {
+                    bool queued;
+                    {
+                        py::gil_scoped_release nogil;
+                        queued = pool.try_submit(ref, p, seq, kWaitSliceMs, held, error);
+                    }
+                    if (queued) return seq;
+                    check_signals();
+                }
+            },
+            py::arg("image"), py::kw_only(), py::arg("conf") = 0.35f, py::arg("iou") = 0.6f,
+            py::arg("nms") = "class", py::arg("max_det") = 100, py::arg("max_candidates") = 3000,
+            py::arg("pixel_format") = "bgr",
+            "Queue a frame (kept referenced, not copied, until collected); returns its sequence "
+            "number. Blocks while max_pending frames are pending.")
+        .def(
+            "collect",
+            [](Pool& pool) {
+                PoolResult r;
+                for (;;) {
+                    bool ready;
+                    {
+                        py::gil_scoped_release nogil;
+                        ready = pool.try_collect(r, kWaitSliceMs);
+                    }
+                    if (ready) break;
+                    check_signals();
+                }
+                if (r.error) std::rethrow_exception(r.error);
+                py::tuple t = result_tuple(r.result);
+                return py::make_tuple(r.seq, t[0], t[1], t[2], t[3], t[4]);
+            },
+            "The next result in submission order: (seq, xyxy, scores, class_ids, times_ms, "
+            "(input_w, input_h)); raises the frame's error in its place.")
+        .def("close", [](Pool& pool) {
+            py::gil_scoped_release nogil;
+            pool.close();
+        })
+        .def("__enter__", [](py::object self) { return self; })
+        .def("__exit__", [](Pool& pool, py::args) {
+            py::gil_scoped_release nogil;
+            pool.close();
+        })
+        .def_property_readonly("pending", &Pool::pending)
+        .def_property_readonly("workers", &Pool::workers)
+        .def_property_readonly("threads_per_worker", &Pool::threads_per_worker)
+        .def_property_readonly("max_pending", &Pool::max_pending)
+        .def_property_readonly("closed", &Pool::closed);
 }

@@ -4,8 +4,11 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <sstream>
 
+#include "cores.h"
 #include "datareader.h"
 #include "decode.h"
 #include "head_layout.h"
@@ -53,6 +56,29 @@ ncnn::Mat dense(const ncnn::Mat& m) {
     return m;
 }
 
+// Loads `net` from the param text and weights; throws ModelError (the weights are consumed in
+// place: they must stay alive as long as the net).
+void load_net(ncnn::Net& net, const std::string& param_text, const ParamGraph& graph,
+                     const std::vector<uint8_t>& weights) {
+    if (net.load_param_mem(param_text.c_str()) != 0)
+        throw ModelError("ncnn rejected the param file (see ncnn's message above)");
+    guard_layer_inputs(net, graph);  // layers that would read out of bounds on bad shapes
+    const unsigned char* cursor = weights.data();
+    ncnn::DataReaderFromMemory reader(cursor, weights.size());
+    if (net.load_model(reader) != 0) {
+        const std::string why = guard_problem(net);
+        if (!why.empty()) throw ModelError(why);
+        throw ModelError("bin file is too short for this param file (" +
+                         std::to_string(weights.size()) +
+                         " bytes): truncated, or weights of another model");
+    }
+    const size_t used = size_t(cursor - weights.data());
+    if (used != weights.size())
+        throw ModelError("bin file has " + std::to_string(weights.size()) + " bytes but the "
+                         "param file's layers use " + std::to_string(used) +
+                         ": the weights belong to another model");
+}
+
 }  // namespace
 
 struct Detector::Impl {
@@ -62,8 +88,23 @@ struct Detector::Impl {
     HeadLayout layout;
     int target_w = 0, target_h = 0;
     std::string source;
+    std::string param_text;
+    // Nets for other thread counts than opts.num_threads (Pool workers): ncnn's gemm and
+    // winograd convolutions pack their weights for the thread count at load time and ignore
+    // (and log) another count at run time, and an extractor cannot set its own count. So each
+    // count has one net, loaded on first use from the same param text and weight buffer, and
+    // shared by every thread running with that count. Declared after `weights`: destroyed first.
+    mutable std::mutex nets_mutex;
+    mutable std::map<int, std::unique_ptr<ncnn::Net>> nets_by_threads;
 
-    std::vector<ncnn::Mat> extract_all(const ncnn::Mat& in) const;
+    const ncnn::Net& net_for(int threads) const;
+    ncnn::Extractor make_extractor(int threads) const { return net_for(threads).create_extractor(); }
+    std::vector<ncnn::Mat> extract_all(const ncnn::Mat& in, int threads) const;
+    // ncnn threads for a call, and the calling thread pinned to the call's cores.
+    int prepare_thread(const DetectParams& p) const {
+        pin_thread(p.cores == Cores::Default ? opts.cores : p.cores);
+        return p.num_threads > 0 ? p.num_threads : opts.num_threads;
+    }
     // The network input for a frame, and where the frame sits in it (pl).
     ncnn::Mat prepare(const uint8_t* pixels, int w, int h, int stride_bytes, PixelFormat fmt,
                       Placement& pl) const {
@@ -104,6 +145,8 @@ std::unique_ptr<Detector> Detector::from_memory(const std::string& param_text, c
                                                 size_t bin_size, const DetectorOptions& opts) {
     if (opts.num_threads < 1 || opts.num_threads > 256)
         throw Error("num_threads must be between 1 and 256");
+    if (opts.cores != Cores::All && opts.cores != Cores::Little && opts.cores != Cores::Big)
+        throw Error("cores must be all, little or big");
     if (opts.input_width < 0 || opts.input_height < 0 || opts.input_width > 8192 ||
         opts.input_height > 8192)
         throw Error("input size must be between 1 and 8192 pixels (0 = model default)");
@@ -136,24 +179,9 @@ std::unique_ptr<Detector> Detector::from_memory(const std::string& param_text, c
     m.opts = opts;
     apply_precision(m.net.opt, opts.precision);
     m.net.opt.num_threads = opts.num_threads;
-    if (m.net.load_param_mem(param_text.c_str()) != 0)
-        throw ModelError("ncnn rejected the param file (see ncnn's message above)");
-    guard_layer_inputs(m.net, graph);  // layers that would read out of bounds on bad shapes
-
     m.weights.assign(bin, bin + bin_size);
-    const unsigned char* cursor = m.weights.data();
-    ncnn::DataReaderFromMemory reader(cursor, m.weights.size());
-    if (m.net.load_model(reader) != 0) {
-        const std::string why = guard_problem(m.net);
-        if (!why.empty()) throw ModelError(why);
-        throw ModelError("bin file is too short for this param file (" + std::to_string(bin_size) +
-                         " bytes): truncated, or weights of another model");
-    }
-    size_t used = size_t(cursor - m.weights.data());
-    if (used != bin_size)
-        throw ModelError("bin file has " + std::to_string(bin_size) + " bytes but the param file's "
-                         "layers use " + std::to_string(used) +
-                         ": the weights belong to another model");
+    load_net(m.net, param_text, graph, m.weights);
+    m.param_text = param_text;
 
     m.layout = infer_head_layout(m.net, graph, opts.head);
     m.layout.info.quantized = quantized;
@@ -196,11 +224,30 @@ std::string Detector::describe() const {
     for (const auto& o : impl_->layout.outputs)
         s << " " << o.blob << (o.role == OutputSpec::Cls ? "(cls" : o.role == OutputSpec::Dis ? "(dis" : "(cls+dis")
           << (o.channel_major ? ",KxN)" : ",NxK)");
+    if (impl_->opts.cores != Cores::All) {
+        const Cores used = effective_cores(impl_->opts.cores);
+        s << "; cores " << cores_name(impl_->opts.cores);
+        if (used != impl_->opts.cores) s << " (all: this machine has no such cluster)";
+    }
     return s.str();
 }
 
-std::vector<ncnn::Mat> Detector::Impl::extract_all(const ncnn::Mat& in) const {
-    ncnn::Extractor ex = net.create_extractor();
+const ncnn::Net& Detector::Impl::net_for(int threads) const {
+    if (threads == opts.num_threads) return net;
+    std::lock_guard<std::mutex> lock(nets_mutex);
+    std::unique_ptr<ncnn::Net>& n = nets_by_threads[threads];
+    if (!n) {
+        auto fresh = std::make_unique<ncnn::Net>();
+        fresh->opt = net.opt;
+        fresh->opt.num_threads = threads;
+        load_net(*fresh, param_text, ParamGraph::parse(param_text), weights);
+        n = std::move(fresh);
+    }
+    return *n;
+}
+
+std::vector<ncnn::Mat> Detector::Impl::extract_all(const ncnn::Mat& in, int threads) const {
+    ncnn::Extractor ex = make_extractor(threads);
     ex.set_light_mode(true);
     if (ex.input(layout.info.input_blob.c_str(), in) != 0)
         throw ModelError("ncnn refused the input blob");
@@ -217,7 +264,7 @@ size_t Detector::run_network(int input_w, int input_h) const {
     ncnn::Mat in(input_w, input_h, 3);
     in.fill(0.f);
     size_t n = 0;
-    for (const auto& o : impl_->extract_all(in)) n += o.total();
+    for (const auto& o : impl_->extract_all(in, impl_->prepare_thread(DetectParams()))) n += o.total();
     return n;
 }
 
@@ -267,6 +314,11 @@ static void check_params(const DetectParams& p) {
     if (!(p.conf >= 0.f && p.conf <= 1.f)) throw Error("conf must be within [0, 1]");
     if (!(p.iou >= 0.f && p.iou <= 1.f)) throw Error("iou must be within [0, 1]");
     if (p.max_det < 0) throw Error("max_det must be >= 0");
+    if (p.num_threads < 0 || p.num_threads > 256)
+        throw Error("num_threads must be between 1 and 256 (0 = the detector's)");
+    if (p.cores != Cores::Default && p.cores != Cores::All && p.cores != Cores::Little &&
+        p.cores != Cores::Big)
+        throw Error("unknown cores mode");
 }
 
 static void check_frame(const uint8_t* pixels, int w, int h, int stride_bytes,
@@ -284,6 +336,7 @@ DetectResult Detector::detect(const uint8_t* pixels, int w, int h, int stride_by
                               const DetectParams& p) const {
     const Impl& m = *impl_;
     check_frame(pixels, w, h, stride_bytes, p);
+    const int threads = m.prepare_thread(p);
 
     DetectResult r;
     auto t0 = Clock::now();
@@ -294,7 +347,7 @@ DetectResult Detector::detect(const uint8_t* pixels, int w, int h, int stride_by
     r.times.preprocess_ms = ms_since(t0);
 
     t0 = Clock::now();
-    std::vector<ncnn::Mat> outs = m.extract_all(in);
+    std::vector<ncnn::Mat> outs = m.extract_all(in, threads);
     r.times.inference_ms = ms_since(t0);
 
     m.postprocess(outs, pl, w, h, p, r);
@@ -307,7 +360,8 @@ std::shared_ptr<const Detector::Captured> Detector::capture(const uint8_t* pixel
     check_frame(pixels, w, h, stride_bytes, p);
     const Impl& m = *impl_;
     auto c = std::make_shared<Captured>();
-    c->outs = m.extract_all(m.prepare(pixels, w, h, stride_bytes, p.pixel_format, c->pl));
+    const int threads = m.prepare_thread(p);
+    c->outs = m.extract_all(m.prepare(pixels, w, h, stride_bytes, p.pixel_format, c->pl), threads);
     c->w = w;
     c->h = h;
     return c;
@@ -397,7 +451,7 @@ std::vector<Detector::Blob> Detector::extract_blobs(const uint8_t* pixels, int w
     }
     Placement pl;
     ncnn::Mat in = m.prepare(pixels, w, h, stride_bytes, pixel_format, pl);
-    ncnn::Extractor ex = m.net.create_extractor();
+    ncnn::Extractor ex = m.make_extractor(m.prepare_thread(p));
     ex.set_light_mode(false);  // keep every blob: several names share one forward pass
     if (ex.input(m.layout.info.input_blob.c_str(), in) != 0)
         throw ModelError("ncnn refused the input blob");

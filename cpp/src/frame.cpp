@@ -134,14 +134,6 @@ const uint8_t* to_nv21(const Frame& f, std::vector<uint8_t>& buf) {
 }
 
 std::atomic<int> g_cpu_mode{0};
-thread_local int t_cpu_mode_applied = 0;  // ncnn starts with all cores
-
-void apply_cpu_mode() {
-    const int want = g_cpu_mode.load(std::memory_order_relaxed);
-    if (want == t_cpu_mode_applied) return;
-    ncnn::set_cpu_powersave(want);  // best effort: some kernels refuse affinity changes
-    t_cpu_mode_applied = want;
-}
 
 }  // namespace
 
@@ -223,11 +215,11 @@ std::vector<uint8_t> frame_to_bgr(const Frame& frame, int* width, int* height) {
 }
 
 FrameResult detect_frame(const Detector& detector, const Frame& frame, const DetectParams& params) {
-    apply_cpu_mode();
     UprightFrame u;
     make_upright(frame, u);
     DetectParams p = params;
     p.pixel_format = u.format;
+    p.cores = Cores(g_cpu_mode.load(std::memory_order_relaxed));  // the JNI-wide setting
     DetectResult d = detector.detect(u.pixels, u.width, u.height, u.stride, p);
     FrameResult r;
     r.detections = std::move(d.detections);

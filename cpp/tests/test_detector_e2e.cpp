@@ -159,7 +159,7 @@ int main(int argc, char** argv) {
                     "(or NANODET_TEST_IMAGE)\n");
         return 77;
     }
-    g_img = imgio::read_pnm(g_image);
+    g_img = imgio::read_image(g_image);
     if (!g_dump.empty()) g_dump_file.open(g_dump);
     std::printf("kernels: %s (switchable: %s); image %s %dx%d\n", kernels_name(),
                 NANODET_HAVE_NEON ? "yes" : "no", g_image.c_str(), g_img.w, g_img.h);

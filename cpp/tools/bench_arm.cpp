@@ -1,13 +1,21 @@
 // bench_arm: per-stage timing of nanodet::Detector (the same code the Python package runs).
 //
-//   bench_arm --model PARAM|DIR|NAME --image IMG.ppm [--raw WxH] [--threads T] [--loops N]
+//   bench_arm --model PARAM|DIR|NAME --image IMG [--raw WxH] [--threads T] [--loops N]
 //             [--warmup M] [--precision auto|fp32|fp16|int8] [--input-size S|WxH]
-//             [--resize letterbox|dynamic|stretch] [--conf C] [--iou I]
-//             [--stage all|network|decode] [--kernels neon|scalar] [--json OUT.json] [--quiet]
+//             [--resize letterbox|dynamic|stretch] [--conf C] [--iou I] [--workers N]
+//             [--cores all|big|little] [--stage all|network|decode] [--kernels neon|scalar]
+//             [--json OUT.json] [--quiet]
 //
 // --model: a .param file (its .bin beside it), a folder holding one .param, or a name looked up
 //   as <name>.param recursively under $NANODET_NCNN_MODELS (a folder laid out like shared/models).
-// --image: binary PPM/PGM (convert others with cpp/tools/to_ppm.py), or raw BGR bytes with --raw.
+// --image: JPEG or PNG (when built with stb_image, as wheels are), binary PPM/PGM, or raw BGR
+//   bytes with --raw. Unreadable or unsupported images exit with status 3.
+// --workers N: throughput mode. N workers (nanodet::Pool, each with --threads ncnn threads,
+//   default 1) detect --loops frames; reports frames/s and each worker's per-frame latency.
+//   Without it: latency mode, one detect() at a time with --threads threads.
+// --cores: the CPU cluster to run on (ncnn's powersave modes; "all" where there is no
+//   big.LITTLE split).
+// --json: the report in the schema `nanodet-ncnn bench --json` also writes (docs/arm.md).
 // --stage all:     detect() end to end; preprocess / inference / decode / nms / total per loop.
 //         network: Detector::run_network() alone on a zero input of the size detect() feeds
 //                  (the "raw extract" floor).
@@ -32,7 +40,9 @@
 
 #include "image_io.h"
 #include "kernels/kernels.h"
+#include "cores.h"
 #include "nanodet_ncnn/detector.h"
+#include "nanodet_ncnn/scheduler.h"
 #include "preprocess.h"  // plan_placement: the input size detect() feeds, for --stage network
 
 namespace fs = std::filesystem;
@@ -48,12 +58,15 @@ namespace {
 
 void usage() {
     std::printf(
-        "usage: bench_arm --model PARAM|DIR|NAME --image IMG.ppm [--raw WxH] [--threads T]\n"
+        "usage: bench_arm --model PARAM|DIR|NAME --image IMG [--raw WxH] [--threads T]\n"
         "                 [--loops N] [--warmup M] [--precision auto|fp32|fp16|int8]\n"
         "                 [--input-size S|WxH] [--resize letterbox|dynamic|stretch] [--conf C]\n"
-        "                 [--iou I] [--stage all|network|decode] [--kernels neon|scalar]\n"
+        "                 [--iou I] [--workers N] [--cores all|big|little]\n"
+        "                 [--stage all|network|decode] [--kernels neon|scalar]\n"
         "                 [--json OUT.json] [--quiet]\n"
-        "Names are looked up as <name>.param under $NANODET_NCNN_MODELS.\n");
+        "IMG: JPEG, PNG, PPM or PGM%s. Names are looked up as <name>.param under\n"
+        "$NANODET_NCNN_MODELS.\n",
+        imgio::have_jpeg_png() ? "" : " (this build: PPM/PGM only)");
 }
 
 bool parse_wh(const std::string& s, int& w, int& h) {
@@ -159,13 +172,24 @@ std::string json_str(const std::string& s) {
     return o + "\"";
 }
 
+std::string stat_json(const Stat& s) {
+    std::ostringstream j;
+    j << "{\"min\": " << s.min << ", \"median\": " << s.median << ", \"max\": " << s.max << "}";
+    return j.str();
+}
+
+struct WorkerStats {
+    int frames = 0;
+    std::vector<double> latency_ms;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
-    std::string model_arg, image_path, raw, json_path, stage = "all", kernels_arg;
-    int loops = 20, warmup = 3;
+    std::string model_arg, image_path, raw, json_path, stage = "all", kernels_arg, cores_arg = "all";
+    int loops = 20, warmup = 3, workers = 0;
     unsigned hc = std::thread::hardware_concurrency();
-    int threads = int(std::min(4u, hc ? hc : 1u));
+    int threads = 0;  // 0: min(4, cores) in latency mode, 1 per worker in throughput mode
     int in_w = 0, in_h = 0;
     bool quiet = false;
     DetectorOptions opts;
@@ -183,6 +207,8 @@ int main(int argc, char** argv) {
         else if (a == "--image") image_path = next();
         else if (a == "--raw") raw = next();
         else if (a == "--threads") threads = std::atoi(next().c_str());
+        else if (a == "--workers") workers = std::atoi(next().c_str());
+        else if (a == "--cores") cores_arg = next();
         else if (a == "--loops") loops = std::atoi(next().c_str());
         else if (a == "--warmup") warmup = std::atoi(next().c_str());
         else if (a == "--json") json_path = next();
@@ -217,6 +243,14 @@ int main(int argc, char** argv) {
     }
     if (loops < 0 || warmup < 0) die("--loops and --warmup must be >= 0");
     if (stage != "all" && stage != "network" && stage != "decode") die("--stage: all|network|decode");
+    if (workers < 0 || workers > 256) die("--workers must be between 1 and 256");
+    if (workers > 0 && stage != "all") die("--workers measures whole frames: use --stage all");
+    if (threads == 0) threads = workers > 0 ? 1 : int(std::min(4u, hc ? hc : 1u));
+    if (threads < 1 || threads > 256) die("--threads must be between 1 and 256");
+    opts.cores = cores_arg == "all"      ? Cores::All
+                 : cores_arg == "big"    ? Cores::Big
+                 : cores_arg == "little" ? Cores::Little
+                                         : (die("--cores: all|big|little"), Cores::All);
     // Applied right before the timed loops (after capture() in --stage decode), so that the
     // counted work differs only by the kernels used in the stage being measured.
     auto apply_kernels = [&]() {
@@ -237,10 +271,11 @@ int main(int argc, char** argv) {
             if (!parse_wh(raw, w, h)) die("--raw wants WxH");
             img = imgio::read_raw_bgr(image_path, w, h);
         } else {
-            img = imgio::read_pnm(image_path);
+            img = imgio::read_image(image_path);
         }
     } catch (const std::exception& e) {
-        die(e.what());
+        std::fprintf(stderr, "bench_arm: %s\n", e.what());
+        return 3;
     }
     params.pixel_format = img.channels == 1 ? PixelFormat::GRAY : PixelFormat::BGR;
     const int stride = img.w * img.channels;
@@ -260,21 +295,47 @@ int main(int argc, char** argv) {
     std::vector<double> pre, inf, dec, nms, tot, wall;
     int feed_w = 0, feed_h = 0;
     size_t n_det = 0;
+    double run_s = 0;
+    std::vector<WorkerStats> per_worker(size_t(std::max(workers, 0)));
+    auto record = [&](const DetectResult& r, double wall_ms) {
+        feed_w = r.input_width, feed_h = r.input_height, n_det = r.detections.size();
+        pre.push_back(r.times.preprocess_ms);
+        inf.push_back(r.times.inference_ms);
+        dec.push_back(r.times.decode_ms);
+        nms.push_back(r.times.nms_ms);
+        tot.push_back(r.times.total_ms());
+        wall.push_back(wall_ms);
+    };
     try {
-        if (stage == "all") {
+        if (workers > 0) {
+            PoolOptions po;
+            po.workers = workers;
+            po.threads_per_worker = threads;
+            Pool pool(*det, po);
+            const ImageRef frame{img.pixels.data(), img.w, img.h, stride};
+            apply_kernels();
+            pool.detect_many(std::vector<ImageRef>(size_t(warmup), frame), params);
+            const auto t0 = Clock::now();
+            std::vector<PoolResult> out =
+                pool.detect_many(std::vector<ImageRef>(size_t(loops), frame), params);
+            run_s = std::chrono::duration<double>(Clock::now() - t0).count();
+            for (const PoolResult& r : out) {
+                if (r.error) std::rethrow_exception(r.error);
+                record(r.result, r.run_ms);
+                per_worker[size_t(r.worker)].frames++;
+                per_worker[size_t(r.worker)].latency_ms.push_back(r.run_ms);
+            }
+        } else if (stage == "all") {
             apply_kernels();
             for (int k = 0; k < warmup + loops; ++k) {
                 auto t0 = Clock::now();
                 DetectResult r = det->detect(img.pixels.data(), img.w, img.h, stride, params);
                 const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-                feed_w = r.input_width, feed_h = r.input_height, n_det = r.detections.size();
-                if (k < warmup) continue;
-                pre.push_back(r.times.preprocess_ms);
-                inf.push_back(r.times.inference_ms);
-                dec.push_back(r.times.decode_ms);
-                nms.push_back(r.times.nms_ms);
-                tot.push_back(r.times.total_ms());
-                wall.push_back(ms);
+                if (k < warmup) {
+                    feed_w = r.input_width, feed_h = r.input_height, n_det = r.detections.size();
+                    continue;
+                }
+                record(r, ms);
             }
         } else if (stage == "decode") {
             auto cap = det->capture(img.pixels.data(), img.w, img.h, stride, params);
@@ -317,6 +378,8 @@ int main(int argc, char** argv) {
                             : opts.precision == Precision::FP32 ? "fp32"
                             : opts.precision == Precision::FP16 ? "fp16"
                                                                 : "int8";
+    const char* mode = workers > 0 ? "throughput" : "latency";
+    const double fps = workers > 0 && run_s > 0 ? loops / run_s : 0;
     struct Row {
         const char* name;
         const std::vector<double>* v;
@@ -328,8 +391,11 @@ int main(int argc, char** argv) {
         std::printf("head       %s\n", det->describe().c_str());
         std::printf("image      %s %dx%d -> input %dx%d (%s), %zu detections\n",
                     image_path.c_str(), img.w, img.h, feed_w, feed_h, resize_name, n_det);
-        std::printf("threads    %d   precision %s   loops %d   warmup %d   stage %s\n", threads,
-                    prec_name, loops, warmup, stage.c_str());
+        std::printf("mode       %s   workers %d   threads %d   cores %s (%s)\n", mode,
+                    std::max(workers, 1), threads, cores_name(opts.cores),
+                    cores_name(effective_cores(opts.cores)));
+        std::printf("precision  %s   loops %d   warmup %d   stage %s\n", prec_name, loops, warmup,
+                    stage.c_str());
         std::printf("cpu        %s\n", cpu.c_str());
         std::printf("ncnn       %s   kernels %s   load %.1f ms\n", ncnn_version(), kernels_name(),
                     load_ms);
@@ -339,27 +405,51 @@ int main(int argc, char** argv) {
                 Stat s = stat_of(*r.v);
                 std::printf("%-11s %10.3f %10.3f %10.3f\n", r.name, s.min, s.median, s.max);
             }
+        if (workers > 0) {
+            std::printf("throughput %.2f frames/s (%d frames in %.3f s)\n", fps, loops, run_s);
+            for (size_t w = 0; w < per_worker.size(); ++w) {
+                Stat s = stat_of(per_worker[w].latency_ms);
+                std::printf("worker %-3zu %4d frames, latency ms min %.3f median %.3f max %.3f\n",
+                            w, per_worker[w].frames, s.min, s.median, s.max);
+            }
+        }
     }
     if (!json_path.empty()) {
+        // Schema nanodet-ncnn-bench/1: documented in docs/arm.md, also written by
+        // python/nanodet_ncnn/bench.py.
         std::ostringstream j;
-        j << "{\n  \"model\": " << json_str(param.string()) << ",\n  \"image\": "
+        j << "{\n  \"schema\": \"nanodet-ncnn-bench/1\",\n  \"runner\": \"bench_arm\""
+          << ",\n  \"model\": " << json_str(param.string()) << ",\n  \"image\": "
           << json_str(image_path) << ",\n  \"image_size\": [" << img.w << ", " << img.h
           << "],\n  \"input_size\": [" << feed_w << ", " << feed_h << "],\n  \"resize\": \""
-          << resize_name << "\",\n  \"precision\": \"" << prec_name << "\",\n  \"threads\": "
-          << threads << ",\n  \"loops\": " << loops << ",\n  \"warmup\": " << warmup
-          << ",\n  \"stage\": \"" << stage << "\",\n  \"detections\": " << n_det
+          << resize_name << "\",\n  \"precision\": \"" << prec_name << "\",\n  \"mode\": \""
+          << mode << "\",\n  \"stage\": \"" << stage << "\",\n  \"threads\": " << threads
+          << ",\n  \"workers\": " << std::max(workers, 1) << ",\n  \"cores\": \""
+          << cores_name(opts.cores) << "\",\n  \"cores_used\": \""
+          << cores_name(effective_cores(opts.cores)) << "\",\n  \"loops\": " << loops
+          << ",\n  \"warmup\": " << warmup << ",\n  \"detections\": " << n_det
           << ",\n  \"cpu\": " << json_str(cpu) << ",\n  \"ncnn_version\": "
           << json_str(ncnn_version()) << ",\n  \"kernels\": \"" << kernels_name()
           << "\",\n  \"load_ms\": " << load_ms << ",\n  \"stages_ms\": {";
         bool first = true;
         for (const Row& r : rows) {
             if (r.v->empty()) continue;
-            Stat s = stat_of(*r.v);
-            j << (first ? "\n" : ",\n") << "    \"" << r.name << "\": {\"min\": " << s.min
-              << ", \"median\": " << s.median << ", \"max\": " << s.max << "}";
+            j << (first ? "\n" : ",\n") << "    \"" << r.name << "\": " << stat_json(stat_of(*r.v));
             first = false;
         }
-        j << "\n  }\n}\n";
+        j << "\n  },\n  \"throughput\": ";
+        if (workers > 0) {
+            j << "{\"frames\": " << loops << ", \"wall_s\": " << run_s << ", \"fps\": " << fps
+              << ", \"per_worker\": [";
+            for (size_t w = 0; w < per_worker.size(); ++w)
+                j << (w ? ", " : "") << "{\"worker\": " << w << ", \"frames\": "
+                  << per_worker[w].frames << ", \"latency_ms\": "
+                  << stat_json(stat_of(per_worker[w].latency_ms)) << "}";
+            j << "]}";
+        } else {
+            j << "null";
+        }
+        j << "\n}\n";
         std::ofstream f(json_path);
         if (!f) die("cannot write " + json_path);
         f << j.str();

@@ -17,14 +17,16 @@ class Detector:
                  pad_multiple: int = 32, mean: Sequence[float] | None = None,
                  norm: Sequence[float] | None = None, precision: str = "auto",
                  num_classes: int = 0, reg_max: int = -1, strides: Sequence[int] = ...,
-                 center_offset: float = -1.0, cls_sigmoid: bool | None = None) -> None: ...
+                 center_offset: float = -1.0, cls_sigmoid: bool | None = None,
+                 cores: str = "all") -> None: ...
     @staticmethod
     def from_memory(param: bytes, bin: bytes, *, num_threads: int = 1,
                     input_size: int | tuple[int, int] | None = None, resize: str = "letterbox",
                     pad_multiple: int = 32, mean: Sequence[float] | None = None,
                     norm: Sequence[float] | None = None, precision: str = "auto",
                     num_classes: int = 0, reg_max: int = -1, strides: Sequence[int] = ...,
-                    center_offset: float = -1.0, cls_sigmoid: bool | None = None) -> "Detector": ...
+                    center_offset: float = -1.0, cls_sigmoid: bool | None = None,
+                    cores: str = "all") -> "Detector": ...
     def detect(self, image: npt.NDArray[np.uint8], *, conf: float = 0.35, iou: float = 0.6,
                nms: str = "class", max_det: int = 100, max_candidates: int = 3000,
                pixel_format: str = "bgr",
@@ -57,3 +59,43 @@ class Detector:
     def input_size(self) -> tuple[int, int]: ...
     @property
     def num_threads(self) -> int: ...
+    @property
+    def cores(self) -> str: ...  # "all", "big" or "little", as asked
+    @property
+    def cores_used(self) -> str: ...  # what runs: "all" where the CPU has no such cluster
+
+_Result = tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.int32],
+                dict[str, float], tuple[int, int]]
+
+class Pool:
+    """Worker pool over one Detector (one ncnn::Net): `workers` threads, each running whole
+    frames with `threads_per_worker` ncnn threads. Results come back in submission order and
+    are bit-identical to Detector.detect(). The pool keeps its Detector alive."""
+    def __init__(self, detector: Detector, workers: int = 2, threads_per_worker: int = 1,
+                 max_pending: int = 0) -> None: ...  # max_pending 0 -> 2 * workers
+    def submit(self, image: npt.NDArray[np.uint8], *, conf: float = 0.35, iou: float = 0.6,
+               nms: str = "class", max_det: int = 100, max_candidates: int = 3000,
+               pixel_format: str = "bgr") -> int:
+        """Queue a frame; returns its sequence number (0, 1, ...). Blocks (GIL released,
+        Ctrl+C honoured) while max_pending frames are submitted but not collected. The array is
+        referenced, not copied, until its result is collected. Bad arguments (nms, pixel_format)
+        raise here; a bad frame raises from collect() in its turn. RuntimeError once closed."""
+    def collect(self) -> tuple[int, npt.NDArray[np.float32], npt.NDArray[np.float32],
+                               npt.NDArray[np.int32], dict[str, float], tuple[int, int]]:
+        """(seq, xyxy, scores, class_ids, times_ms, (input_w, input_h)) of the next frame in
+        submission order, waiting for it (GIL released); raises that frame's error (the
+        exception detect() raises) instead. RuntimeError when nothing is pending or closed."""
+    def close(self) -> None:
+        """Drop queued frames, finish running ones, join the workers (also on __exit__/del)."""
+    def __enter__(self) -> "Pool": ...
+    def __exit__(self, *exc: object) -> None: ...
+    @property
+    def pending(self) -> int: ...
+    @property
+    def workers(self) -> int: ...
+    @property
+    def threads_per_worker(self) -> int: ...
+    @property
+    def max_pending(self) -> int: ...
+    @property
+    def closed(self) -> bool: ...

@@ -16,21 +16,23 @@ class Detection:
     score: float
     class_id: int
     name: str
+    tracker_id: int = -1  # -1: not tracked
 
 
 class Detections:
     """Detections for one image.
 
     ``xyxy`` (n x 4 float32, source-image pixels), ``scores`` (n,) float32, ``class_ids`` (n,)
-    int32 and ``names`` (every class name of the model). Supports ``len``, iteration (yielding
+    int32 and ``names`` (every class name of the model); ``tracker_id`` (n,) int32 after
+    tracking (-1 where untracked), else None. Supports ``len``, iteration (yielding
     :class:`Detection`), integer indexing, and slicing / boolean masks / index arrays (yielding
     ``Detections``, which keep ``times`` and ``input_size``).
     """
 
-    __slots__ = ("xyxy", "scores", "class_ids", "names", "times", "input_size")
+    __slots__ = ("xyxy", "scores", "class_ids", "names", "times", "tracker_id", "input_size")
 
     def __init__(self, xyxy, scores, class_ids, names: Sequence[str], times: dict | None = None,
-                 input_size: tuple[int, int] | None = None):
+                 tracker_id=None, input_size: tuple[int, int] | None = None):
         #: per-stage milliseconds of the call that produced these detections (if any)
         self.times = dict(times or {})
         #: (width, height) of the network input that call used (if any)
@@ -41,6 +43,9 @@ class Detections:
         self.names = list(names)
         if not (len(self.xyxy) == len(self.scores) == len(self.class_ids)):
             raise ValueError("xyxy, scores and class_ids must have the same length")
+        self.tracker_id = None if tracker_id is None else np.asarray(tracker_id, np.int32).reshape(-1)
+        if self.tracker_id is not None and len(self.tracker_id) != len(self.scores):
+            raise ValueError("tracker_id must have one entry per detection")
 
     @classmethod
     def empty(cls, names: Sequence[str] = ()) -> "Detections":
@@ -57,10 +62,12 @@ class Detections:
         if isinstance(index, (int, np.integer)):
             i = int(index)
             c = int(self.class_ids[i])
+            tid = -1 if self.tracker_id is None else int(self.tracker_id[i])
             return Detection(tuple(float(v) for v in self.xyxy[i]), float(self.scores[i]), c,
-                             self.class_name(c))
+                             self.class_name(c), tid)
         return Detections(self.xyxy[index], self.scores[index], self.class_ids[index], self.names,
-                          self.times, self.input_size)
+                          self.times, None if self.tracker_id is None else self.tracker_id[index],
+                          self.input_size)
 
     def class_name(self, class_id: int) -> str:
         return self.names[class_id] if 0 <= class_id < len(self.names) else str(class_id)
@@ -71,8 +78,10 @@ class Detections:
         return [self.class_name(int(c)) for c in self.class_ids]
 
     def to_list(self) -> list[dict]:
+        tracked = self.tracker_id is not None
         return [{"box": [round(float(v), 2) for v in d.xyxy], "score": round(d.score, 5),
-                 "class_id": d.class_id, "name": d.name} for d in self]
+                 "class_id": d.class_id, "name": d.name,
+                 **({"tracker_id": d.tracker_id} if tracked else {})} for d in self]
 
     def to_dict(self) -> dict:
         return {"detections": self.to_list()}

@@ -1,7 +1,10 @@
 """The Python face of the C++ Detector: paths or arrays in, Detections out."""
 from __future__ import annotations
 
+import itertools
 import os
+import pickle
+import threading
 from pathlib import Path
 from typing import Sequence
 
@@ -9,7 +12,9 @@ import numpy as np
 
 from . import _core
 from .detections import Detections
+from .model_source import ModelBytes, ModelFiles
 from .names import load_names
+from .sources import read_image, to_frame  # noqa: F401  (read_image is public here too)
 
 _NMS_MODES = {"class": "class", "per-class": "class", "agnostic": "agnostic",
               "multilabel": "multilabel", "multi-label": "multilabel"}
@@ -23,31 +28,6 @@ def default_threads() -> int:
     return max(1, min(4, n))
 
 
-def read_image(path: str | os.PathLike) -> np.ndarray:
-    """BGR uint8 image from a file, with clear errors for missing or undecodable files."""
-    import cv2
-
-    p = os.fspath(path)
-    if not os.path.exists(p):
-        raise FileNotFoundError(f"image not found: {p}")
-    if os.path.isdir(p):
-        raise IsADirectoryError(f"expected an image file, got a folder: {p}")
-    data = np.fromfile(p, dtype=np.uint8)
-    img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    if img is None:
-        raise ValueError(f"cannot decode image file (empty, truncated or not an image): {p}")
-    return img
-
-
-def as_image(image) -> tuple[np.ndarray, str | None]:
-    """(array, pixel format hint) for a path, a numpy array or a PIL image."""
-    if isinstance(image, (str, os.PathLike)):
-        return read_image(image), "bgr"
-    if type(image).__module__.startswith("PIL."):
-        return np.asarray(image.convert("RGB")), "rgb"
-    return image, None
-
-
 class Detector:
     """A loaded NanoDet model.
 
@@ -59,8 +39,12 @@ class Detector:
     of 32: fewer pixels on wide frames) or "stretch". ``precision``: "auto" (ncnn's defaults:
     fp16 where the CPU has it), "fp32", "fp16" or "int8" (for quantized models). Head overrides
     (``num_classes``, ``reg_max``, ``strides``, ``center_offset``, ``cls_sigmoid``) are only for
-    unusual exports: the layout is normally read from the graph. ``max_det``: the most
-    detections kept per image after NMS (highest scores first); 0 means unlimited.
+    unusual exports: the layout is normally read from the graph. ``cores``: "all", "big" or
+    "little" pins the threads running inference to that cluster of a big.LITTLE CPU (ncnn's
+    powersave modes); on CPUs without such clusters every mode uses all cores. ``workers`` and
+    ``threads_per_worker``: the defaults of :meth:`predict` for many frames (throughput mode).
+    ``max_det``: the most detections kept per image after NMS (highest scores first); 0 means
+    unlimited.
     """
 
     def __init__(self, param: str | os.PathLike, bin: str | os.PathLike | None = None, *,
@@ -71,26 +55,24 @@ class Detector:
                  pixel_format: str = "bgr", mean: Sequence[float] | None = None,
                  norm: Sequence[float] | None = None, num_classes: int = 0, reg_max: int = -1,
                  strides: Sequence[int] = (), center_offset: float | None = None,
-                 cls_sigmoid: bool | None = None):
-        param = Path(param)
-        bin_path = Path(bin) if bin is not None else param.with_suffix(".bin")
-        for p, what in ((param, "param"), (bin_path, "bin")):
-            if not p.exists():
-                raise FileNotFoundError(f"{what} file not found: {p}")
-            if p.is_dir():
-                raise IsADirectoryError(f"{what} path is a folder: {p}")
-        self.param_path, self.bin_path = param, bin_path
-        self._impl = _core.Detector(
-            str(param), str(bin_path), num_threads=default_threads() if num_threads is None else int(num_threads),
-            input_size=input_size, resize=resize, mean=mean, norm=norm, precision=precision,
-            num_classes=num_classes, reg_max=reg_max, strides=list(strides),
+                 cls_sigmoid: bool | None = None, cores: str = "all",
+                 workers: int | str = "auto", threads_per_worker: int = 1):
+        model = param if isinstance(param, ModelBytes) else ModelFiles(param, bin)
+        self._model = model
+        self.param_path, self.bin_path = (model.param, model.bin) if isinstance(model, ModelFiles) else (None, None)
+        self._core_options = dict(
+            num_threads=num_threads, input_size=input_size, resize=resize, mean=mean, norm=norm,
+            precision=precision, num_classes=num_classes, reg_max=reg_max, strides=list(strides),
             center_offset=-1.0 if center_offset is None else float(center_offset),
-            cls_sigmoid=cls_sigmoid)
+            cls_sigmoid=cls_sigmoid, cores=cores)
+        self._impl = self._build()
         self.names = load_names(names, self._core.num_classes)
         self.precision = precision
         self.defaults = dict(conf=conf, iou=iou, nms=self._nms_mode(nms), max_det=max_det,
                              pixel_format=pixel_format)
         self._check_thresholds(conf, iou)
+        #: defaults for predict() on many frames (throughput mode), see predict()
+        self.workers, self.threads_per_worker = workers, threads_per_worker
 
     @staticmethod
     def _nms_mode(nms: str) -> str:
@@ -109,17 +91,79 @@ class Detector:
     def _core(self) -> "_core.Detector":
         impl = self.__dict__.get("_impl")
         if impl is None:
-            raise RuntimeError("this Detector is closed")
+            lock = self.__dict__.get("_build_lock")
+            if lock is None:
+                raise RuntimeError("this Detector is closed")
+            with lock:  # an unpickled copy builds its network once, on first use
+                impl = self.__dict__.get("_impl")
+                if impl is None:
+                    if self.__dict__.get("_build_lock") is None:
+                        raise RuntimeError("this Detector is closed")
+                    self._model.verify()
+                    impl = self.__dict__["_impl"] = self._build()
         return impl
+
+    def _build(self) -> "_core.Detector":
+        kw = dict(self._core_options)
+        kw["num_threads"] = default_threads() if kw["num_threads"] is None else int(kw["num_threads"])
+        return self._model.build(**kw)
 
     def close(self) -> None:
         """Frees the network now (idempotent). Calls already running finish normally; later
         calls raise RuntimeError."""
         self.__dict__["_impl"] = None
+        self.__dict__.pop("_build_lock", None)
 
     @property
     def closed(self) -> bool:
-        return self.__dict__.get("_impl") is None
+        return self.__dict__.get("_impl") is None and self.__dict__.get("_build_lock") is None
+
+    # --- pickling: the model (paths or bytes, with their sha256), names and every option travel;
+    # the receiving process builds the ncnn network lazily on first use ------------------------
+    def __getstate__(self) -> dict:
+        if self.closed:
+            raise pickle.PicklingError(
+                "cannot pickle a closed Detector: pickle it before close(), or load the model again")
+        return {"model": self._model, "core_options": dict(self._core_options),
+                "names": list(self.names), "precision": self.precision,
+                "defaults": dict(self.defaults), "workers": self.workers,
+                "threads_per_worker": self.threads_per_worker}
+
+    def __setstate__(self, state: dict) -> None:
+        self._model = state["model"]
+        files = isinstance(self._model, ModelFiles)
+        self.param_path, self.bin_path = (self._model.param, self._model.bin) if files else (None, None)
+        self._core_options = state["core_options"]
+        self.names = state["names"]
+        self.precision = state["precision"]
+        self.defaults = state["defaults"]
+        self.workers = state.get("workers", "auto")
+        self.threads_per_worker = state.get("threads_per_worker", 1)
+        self._impl = None
+        self._build_lock = threading.Lock()
+
+    @classmethod
+    def from_bytes(cls, param: bytes | str, bin: bytes, *, model_name: str | None = None,
+                   **options) -> "Detector":
+        """A Detector from the .param text and .bin bytes held in memory (same keyword options
+        as the constructor). Its pickles carry the bytes, so workers need no model files."""
+        return cls(ModelBytes(param, bin, model_name), **options)
+
+    from_memory = from_bytes
+
+    @property
+    def model_id(self) -> str:
+        """The model's file (or memory) name and the first 12 hex digits of its weights' sha256."""
+        return f"{self._model.name}@{self._model.sha256[1][:12]}"
+
+    def _with_options(self, **core_options) -> "Detector":
+        """An unbuilt copy of this Detector with some constructor options changed (e.g. the
+        thread count a worker was given); builds on first use like an unpickled one."""
+        state = self.__getstate__()
+        state["core_options"].update(core_options)
+        twin = type(self).__new__(type(self))
+        twin.__setstate__(state)
+        return twin
 
     def __enter__(self) -> "Detector":
         return self
@@ -133,6 +177,7 @@ class Detector:
     strides = property(lambda self: list(self._core.strides))
     input_size = property(lambda self: tuple(self._core.input_size))
     num_threads = property(lambda self: self._core.num_threads)
+    cores = property(lambda self: self._core.cores, doc="'all', 'big' or 'little'")
     family = property(lambda self: self._core.family, doc="'nanodet' (legacy) or 'nanodet-plus'")
     layout = property(lambda self: self._core.layout, doc="'single-output' or 'per-stride'")
     quantized = property(lambda self: self._core.quantized, doc="the graph has INT8 weights")
@@ -142,8 +187,8 @@ class Detector:
 
     def __repr__(self) -> str:
         if self.closed:
-            return f"Detector({self.param_path.name}: closed)"
-        return f"Detector({self.param_path.name}: {self.describe()})"
+            return f"Detector({self._model.name}: closed)"
+        return f"Detector({self._model.name}: {self.describe()})"
 
     # --- inference ---------------------------------------------------------------------------
     def detect(self, image, *, conf: float | None = None, iou: float | None = None,
@@ -151,18 +196,24 @@ class Detector:
                pixel_format: str | None = None, max_candidates: int = 3000) -> Detections:
         """Detections for one image: a path, an H x W x 3 uint8 array (BGR unless
         ``pixel_format="rgb"``; 1- and 4-channel arrays are converted), or a PIL image."""
-        arr, hint = as_image(image)
+        fr = to_frame(image)
+        out = self._core.detect(fr.image, **self._call_args(conf, iou, nms, max_det, max_candidates),
+                                pixel_format=fr.pixel_format or (pixel_format or self.defaults["pixel_format"]))
+        return self._detections(*out)
+
+    def _call_args(self, conf, iou, nms, max_det, max_candidates: int = 3000) -> dict:
+        """The keyword arguments of one core call (detect or Pool.submit), defaults filled in."""
         o = self.defaults
         conf = o["conf"] if conf is None else conf
         iou = o["iou"] if iou is None else iou
         self._check_thresholds(conf, iou)
-        xyxy, scores, class_ids, times, insize = self._core.detect(
-            arr, conf=float(conf), iou=float(iou),
-            nms=o["nms"] if nms is None else self._nms_mode(nms),
-            max_det=o["max_det"] if max_det is None else int(max_det),
-            max_candidates=int(max_candidates),
-            pixel_format=hint or (pixel_format or o["pixel_format"]))
-        return Detections(xyxy, scores, class_ids, self.names, times, insize)
+        return dict(conf=float(conf), iou=float(iou),
+                    nms=o["nms"] if nms is None else self._nms_mode(nms),
+                    max_det=o["max_det"] if max_det is None else int(max_det),
+                    max_candidates=int(max_candidates))
+
+    def _detections(self, xyxy, scores, class_ids, times, insize) -> Detections:
+        return Detections(xyxy, scores, class_ids, self.names, times, input_size=insize)
 
     __call__ = detect
 
@@ -170,51 +221,91 @@ class Detector:
                       pixel_format: str | None = None) -> dict[str, np.ndarray]:
         """{name: float32 array (C, H, W) ...} of the named intermediate blobs for one image,
         preprocessed exactly like :meth:`detect` (used for INT8 calibration)."""
-        arr, hint = as_image(image)
-        return self._core.extract_blobs(arr, [str(n) for n in names],
-                                        pixel_format=hint or (pixel_format or self.defaults["pixel_format"]))
+        fr = to_frame(image)
+        return self._core.extract_blobs(fr.image, [str(n) for n in names],
+                                        pixel_format=fr.pixel_format or (pixel_format or self.defaults["pixel_format"]))
 
     def predict(self, source, *, conf: float | None = None, iou: float | None = None,
                 nms: str | None = None, max_det: int | None = None, stream: bool = False,
-                progress: bool = True, max_frames: int | None = None):
+                progress: bool = True, max_frames: int | None = None,
+                workers: int | str | None = None, threads_per_worker: int | None = None,
+                stream_buffer: bool = False, reconnect: bool = False):
         """Predict on any source.
 
-        ``source``: an image path, array or PIL image (-> :class:`Result`); a list, folder or glob
-        (-> :class:`Results`, or a generator with ``stream=True``); a video file, webcam index or
-        stream URL (-> :class:`VideoPrediction`: iterate it, or ``.save("out.mp4")``; a generator
-        of results with ``stream=True``). Folders and videos show a progress bar unless
-        ``progress=False``.
+        ``source``: an image path, array or PIL image (-> :class:`Result`); a list, 4-D array,
+        folder or glob (-> :class:`Results`, or a generator with ``stream=True``); a video file,
+        webcam index, stream URL, iterable of H x W x 3 uint8 arrays, or a zero-argument callable
+        returning one (None ends) (-> :class:`VideoPrediction`: iterate it, or
+        ``.save("out.mp4")``; a generator of results with ``stream=True``). Folders and videos
+        show a progress bar unless ``progress=False``.
+
+        Throughput mode (lists, folders, globs, video files): ``workers`` concurrent inferences
+        on the one loaded network, each with ``threads_per_worker`` ncnn threads, results in
+        source order. ``workers="auto"`` (the default, see :func:`pipeline.auto_workers`): one
+        single-threaded worker per usable core when there is more than one frame.
+
+        Latency mode (webcams, URLs, iterables, callables): the reader keeps only the newest
+        frame and each inference takes the newest, on this detector's ``num_threads``; every
+        result has ``timestamp`` (capture time) and ``speed["latency"]`` (capture -> result,
+        ms). ``stream_buffer=True`` keeps every frame instead (throughput mode).
+        ``reconnect=True`` reopens a dropped webcam / URL (bounded retries, logged).
         """
-        from .results import Result, Results, VideoPrediction
-        from .sources import expand_paths, image_frame, is_single_image, is_video_source
+        from . import sources
+        from .pipeline import resolve_workers, run_pooled, run_serial
+        from .results import Results, VideoPrediction
 
-        kw = dict(conf=conf, iou=iou, nms=nms, max_det=max_det)
+        args = self._call_args(conf, iou, nms, max_det)
+        workers = self.workers if workers is None else workers
+        tpw = self.threads_per_worker if threads_per_worker is None else int(threads_per_worker)
 
-        def run(frame) -> Result:
-            dets = self.detect(frame.image, pixel_format=frame.pixel_format, **kw)
-            return Result(dets, frame.image, frame.path, frame.index, frame.pixel_format)
+        def run(frames, count):
+            n = resolve_workers(workers, count)
+            if n == 1 and workers in (None, "auto"):
+                return run_serial(self, frames, args)
+            return run_pooled(self, frames, args, workers=n, threads_per_worker=tpw)
 
-        if is_video_source(source):
-            vp = VideoPrediction(lambda img: self.detect(img, **kw), source,
-                                 max_frames=max_frames, progress=progress)
+        if sources.is_single_image(source) and not stream:
+            return next(run_serial(self, [to_frame(source)], args))
+        if sources.is_video_file(source) or sources.is_live_source(source):
+            latency = sources.is_live_source(source) and not stream_buffer
+
+            def open_frames():
+                return sources.to_frames(source, buffer=True if stream_buffer else None,
+                                         reconnect=reconnect)
+
+            def run_video(frames):
+                return run_serial(self, frames, args) if latency else run(frames, None)
+
+            vp = VideoPrediction(open_frames, run_video, source, max_frames=max_frames,
+                                 progress=progress)
             return iter(vp) if stream else vp
-        if is_single_image(source) and not stream:
-            return run(image_frame(source, 0))
-        items = [source] if is_single_image(source) else expand_paths(source)
+        frames = sources.to_frames(source)
+        limit = frames.total if max_frames is None else min(frames.total, max_frames)
 
         def gen():
             bar = None
-            if progress and len(items) > 1:
+            if progress and limit > 1:
                 from tqdm.auto import tqdm
 
-                bar = tqdm(total=len(items), unit="img", leave=False)
+                bar = tqdm(total=limit, unit="img", leave=False)
+            results = run(itertools.islice(frames, limit), limit)
             try:
-                for i, item in enumerate(items):
-                    yield run(image_frame(item, i))
-                    if bar:
+                for r in results:
+                    yield r
+                    if bar is not None:
                         bar.update(1)
             finally:
-                if bar:
+                results.close()
+                frames.close()
+                if bar is not None:
                     bar.close()
 
         return gen() if stream else Results(gen())
+
+    def track(self, source, *, tracker: str = "bytetrack", stream: bool = False, **kwargs):
+        """Like :meth:`predict`, with persistent ids: each Result's ``detections.tracker_id``
+        (-1 where untracked), trails in ``plot()`` and optional line counts (``count_line=``).
+        See :func:`nanodet_ncnn.track.track` (pip install 'nanodet-ncnn[track]')."""
+        from .track import track
+
+        return track(self, source, tracker=tracker, stream=stream, **kwargs)

@@ -227,7 +227,7 @@ def evaluate(model, data: str | os.PathLike, *, images_dir=None, conf: float = 0
              limit: int | None = None, curves: bool = False) -> dict:
     """Runs `model` (a Detector) over the dataset and returns coco_map()'s figures plus timing;
     ``curves``: also the precision-recall curves and the confusion matrix (for plots)."""
-    from .detector import read_image
+    from .sources import to_frames
 
     gt = load_dataset(data, images_dir)
     if limit:
@@ -243,14 +243,15 @@ def evaluate(model, data: str | os.PathLike, *, images_dir=None, conf: float = 0
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(it), unit="img", desc="eval", leave=False)
-    for im in it:
-        d = model.detect(read_image(im["path"]), conf=conf, iou=iou, nms=nms, max_det=max_det)
-        times.append(d.times["total"])
-        for box, score, c in zip(d.xyxy.tolist(), d.scores.tolist(), d.class_ids.tolist()):
-            if mapping[c] >= 0:
-                preds.append({"image_id": im["id"], "class_id": mapping[c], "xyxy": box, "score": score})
-        if bar:
-            bar.update(1)
+    with to_frames([im["path"] for im in it]) as frames:
+        for im, fr in zip(it, frames):
+            d = model.detect(fr.image, conf=conf, iou=iou, nms=nms, max_det=max_det)
+            times.append(d.times["total"])
+            for box, score, c in zip(d.xyxy.tolist(), d.scores.tolist(), d.class_ids.tolist()):
+                if mapping[c] >= 0:
+                    preds.append({"image_id": im["id"], "class_id": mapping[c], "xyxy": box, "score": score})
+            if bar:
+                bar.update(1)
     if bar:
         bar.close()
     out = coco_map(gt, preds, curves=curves)

@@ -44,12 +44,12 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from .sources import IMAGE_EXTS, to_frame, to_frames
 from .ncnn_model import Layer, Model, read_raw, read_type0, write_int8
 
 QUANTIZABLE = ("Convolution", "ConvolutionDepthWise", "InnerProduct")
 NUM_BINS = 2048
 TARGET_BINS = 128
-IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
 
 # --- activation statistics -----------------------------------------------------------------
@@ -153,16 +153,14 @@ def calibration_images(src: str | os.PathLike | Sequence, num_images: int | None
 
 
 def _iterate(items, desc: str, progress: bool):
-    from .detector import read_image
-
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(items), unit="img", desc=desc, leave=False)
     try:
-        for it in items:
-            yield read_image(it) if isinstance(it, (str, os.PathLike)) else it
+        for fr in to_frames(items):
+            yield fr.image
             if bar:
                 bar.update(1)
     finally:
@@ -314,9 +312,7 @@ def layer_sensitivity(model: Model, act_scales: dict[str, float], images: list, 
                       input_size=None, num_threads: int = 1, progress: bool = True) -> dict[str, float]:
     """Relative squared error of the head outputs when only one layer is quantized, per layer."""
     from . import _core
-    from .detector import read_image
-
-    arrays = [read_image(p) if isinstance(p, (str, os.PathLike)) else p for p in images]
+    arrays = [to_frame(p).image for p in images]
     kw = dict(num_threads=num_threads, input_size=input_size)
     ref_det = _core.Detector.from_memory(model.param_text().encode(), model.bin_bytes(),
                                          precision="fp32", **kw)

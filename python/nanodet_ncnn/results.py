@@ -7,15 +7,12 @@ import queue
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import Iterator
 
 import numpy as np
 
 from .detections import Detections
 from .draw import draw_detections
-
-if TYPE_CHECKING:
-    from .sources import Frame, VideoInfo
 
 
 def _has_display() -> bool:
@@ -46,13 +43,19 @@ class Result:
     """Detections for one image or frame, with the image they came from.
 
     ``detections`` (a :class:`Detections`), ``orig_img`` (BGR array), ``path``, ``index``
-    (frame number), ``speed`` (milliseconds per stage). ``plot()``, ``show()``, ``save()``,
-    ``to_dict()``, ``to_json()``, ``to_supervision()``.
+    (frame number), ``timestamp`` (capture / decode time, ``time.time()`` seconds), ``speed``
+    (milliseconds per stage; ``speed["latency"]`` is capture -> result). ``plot()``, ``show()``,
+    ``save()``, ``to_dict()``, ``to_json()``, ``to_supervision()``. After tracking, ``trails``
+    (tracker id -> (class id, recent points)) and ``counts`` (line-crossing counts) are set.
     """
 
+    trails: dict | None = None
+    counts: dict | None = None
+
     def __init__(self, detections: Detections, orig_img: np.ndarray, path: str | None = None,
-                 index: int = 0, pixel_format: str | None = None):
+                 index: int = 0, pixel_format: str | None = None, timestamp: float | None = None):
         self.detections = detections
+        self.timestamp = timestamp
         self.orig_img = orig_img
         self.path = path
         self.index = index
@@ -86,8 +89,17 @@ class Result:
     def plot(self, *, labels: bool = True, scores: bool = True,
              line_width: int | None = None) -> np.ndarray:
         """The image (BGR) with boxes, class names and scores drawn in per-class colours."""
-        return draw_detections(self._bgr(), self.detections, labels=labels, scores=scores,
-                               line_width=line_width)
+        out = draw_detections(self._bgr(), self.detections, labels=labels, scores=scores,
+                              line_width=line_width)
+        if self.trails:
+            from .draw import draw_trails
+
+            draw_trails(out, self.trails, line_width=line_width)
+        if self.counts:
+            from .draw import draw_count_line
+
+            draw_count_line(out, self.counts["line"], self.counts, line_width=line_width)
+        return out
 
     def show(self, title: str | None = None, wait: int = 0) -> None:
         show_image(self.plot(), title or (Path(self.path).name if self.path else "nanodet-ncnn"), wait)
@@ -114,7 +126,7 @@ class Result:
         h, w = self.orig_img.shape[:2]
         return {"path": self.path, "index": self.index, "width": int(w), "height": int(h),
                 "speed_ms": {k: round(float(v), 3) for k, v in self.speed.items()},
-                **self.detections.to_dict()}
+                **self.detections.to_dict(), **({"counts": self.counts} if self.counts else {})}
 
     def to_json(self, **kwargs) -> str:
         return json.dumps(self.to_dict(), **kwargs)
@@ -123,10 +135,13 @@ class Result:
     def from_dict(cls, d: dict, names, orig_img: np.ndarray | None = None) -> "Result":
         """Rebuilds a Result from ``to_dict()`` output (the image is not part of the JSON)."""
         dets = d["detections"]
+        ids = [x["tracker_id"] for x in dets] if dets and "tracker_id" in dets[0] else None
         detections = Detections([x["box"] for x in dets], [x["score"] for x in dets],
-                                [x["class_id"] for x in dets], names, d.get("speed_ms"))
+                                [x["class_id"] for x in dets], names, d.get("speed_ms"), ids)
         img = orig_img if orig_img is not None else np.zeros((d["height"], d["width"], 3), np.uint8)
-        return cls(detections, img, d.get("path"), d.get("index", 0))
+        r = cls(detections, img, d.get("path"), d.get("index", 0))
+        r.counts = d.get("counts")
+        return r
 
     def to_supervision(self):
         """The detections as ``supervision.Detections`` (pip install supervision)."""
@@ -138,6 +153,7 @@ class Result:
         d = self.detections
         return sv.Detections(xyxy=d.xyxy.astype(np.float32), confidence=d.scores.copy(),
                              class_id=d.class_ids.astype(int),
+                             tracker_id=None if d.tracker_id is None else d.tracker_id.astype(int),
                              data={"class_name": np.array(d.class_names, dtype=str)})
 
 
@@ -155,115 +171,148 @@ class Results(list):
 
 
 class VideoPrediction:
-    """Lazy predictions over a video, webcam or stream.
+    """Lazy predictions over a video file, webcam, stream URL, iterable or callable.
 
     Iterate to get one :class:`Result` per frame, or call ``save("out.mp4")`` to write an
-    annotated video at the source's frame rate. Decoding, inference and encoding run on separate
-    threads; ``stats`` holds throughput figures after a run.
+    annotated video at the source's frame rate. Decoding, inference and encoding overlap on
+    separate threads; ``stats`` holds throughput figures after a run.
     """
 
-    def __init__(self, detect, source, *, max_frames: int | None = None, progress: bool = True):
-        self._detect = detect
+    def __init__(self, open_frames, run, source, *, max_frames: int | None = None,
+                 progress: bool = True):
+        self._open = open_frames      # () -> FrameSource
+        self._run = run               # frames -> iterator of Results, in order
         self.source = source
         self.max_frames = max_frames
         self.progress = progress
         self.stats: dict = {}
-        from .sources import STREAM_PREFIXES, open_video
+        self.info = None
+        from .sources import is_video_file
 
-        live = isinstance(source, int) or str(source).isdigit() or \
-            str(source).lower().startswith(STREAM_PREFIXES)
-        if not live:  # files fail here, not on first use; cameras and streams open lazily
-            cap, self.info = open_video(source)
-            cap.release()
-
-    def _frames(self):
-        from .sources import video_frames
-
-        return video_frames(self.source)
+        if is_video_file(source):  # files fail here, not on first use; live sources open lazily
+            with open_frames() as frames:
+                self.info = frames.info
 
     def __iter__(self) -> Iterator[Result]:
-        frames, info = self._frames()
-        self.info = info
-        yield from self._run(frames, info, None)
+        with self._open() as frames:
+            yield from self._loop(frames, None)
 
-    def _progress_bar(self, info: "VideoInfo"):
+    def _progress_bar(self, frames):
         if not self.progress:
             return None
         from tqdm.auto import tqdm
 
-        total = info.frames if self.max_frames is None else min(info.frames or self.max_frames, self.max_frames)
-        return tqdm(total=total, unit="frame", desc=str(self.source), leave=False)
+        total = frames.total
+        if self.max_frames is not None:
+            total = self.max_frames if total is None else min(total, self.max_frames)
+        return tqdm(total=total, unit="frame", desc=str(self.source)[:40], leave=False)
 
-    def _run(self, frames: Iterator["Frame"], info: "VideoInfo", sink) -> Iterator[Result]:
-        bar = self._progress_bar(info)
+    def _loop(self, frames, sink) -> Iterator[Result]:
+        import itertools
+
+        bar = self._progress_bar(frames)
         n = 0
         infer_ms = 0.0
+        latency: list[float] = []
         t0 = time.perf_counter()
+        feed = frames if self.max_frames is None else itertools.islice(frames, self.max_frames)
+        results = self._run(feed)
         try:
-            for fr in frames:
-                if self.max_frames is not None and n >= self.max_frames:
-                    break
-                dets = self._detect(fr.image)
-                infer_ms += dets.times.get("total", 0.0)
-                r = Result(dets, fr.image, fr.path, fr.index)
+            for r in results:
+                infer_ms += r.speed.get("total", 0.0)
+                latency.append(r.speed.get("latency", 0.0))
                 if sink is not None:
                     sink(r)
                 n += 1
-                if bar:
+                if bar is not None:
                     bar.update(1)
                 yield r
         finally:
-            if bar:
-                bar.close()
+            results.close()
             frames.close()
+            if bar is not None:
+                bar.close()
             wall = time.perf_counter() - t0
+            self.info = frames.info
+            info = frames.info
             self.stats = {"frames": n, "wall_s": wall, "fps": n / wall if wall > 0 else 0.0,
                           "detect_ms_mean": infer_ms / n if n else 0.0,
-                          "source_fps": info.fps, "width": info.width, "height": info.height}
+                          "latency_ms_median": float(np.median(latency)) if latency else 0.0,
+                          "dropped": frames.dropped, "source_fps": info.fps,
+                          "width": info.width, "height": info.height}
+            if frames.end_reason and frames.live:
+                self.stats["end_reason"] = frames.end_reason
 
-    def save(self, path: str | os.PathLike, *, codec: str = "mp4v") -> Path:
-        """Writes the annotated video (source fps and size); returns its path."""
+    def save(self, path: str | os.PathLike, *, codec: str = "mp4v", fps: float | None = None) -> Path:
+        """Writes the annotated video (every frame, in order, at the source's fps unless ``fps``
+        is given; 30 where the source has none); returns its path. On an error or Ctrl+C the
+        file is closed properly and holds every frame written so far."""
         import cv2
+
+        from .sources import is_webcam
 
         dest = Path(path)
         if dest.is_dir() or not dest.suffix:
             dest.mkdir(parents=True, exist_ok=True)
-            stem = "webcam" if isinstance(self.source, int) or str(self.source).isdigit() else Path(str(self.source)).stem
+            stem = "webcam" if is_webcam(self.source) else (
+                Path(str(self.source)).stem if isinstance(self.source, (str, os.PathLike)) else "live")
             dest = dest / f"{stem}.mp4"
         dest.parent.mkdir(parents=True, exist_ok=True)
-        frames, info = self._frames()
-        writer = cv2.VideoWriter(str(dest), cv2.VideoWriter_fourcc(*codec), info.fps,
-                                 (info.width, info.height))
-        if not writer.isOpened():
-            frames.close()
-            raise OSError(f"cannot write video {dest} with codec {codec!r}")
-        # Drawing and encoding on their own thread: cv2 releases the GIL while encoding.
+        fourcc = cv2.VideoWriter_fourcc(*codec)
+        writer = None
+
+        def open_writer(info, w, h):
+            vw = cv2.VideoWriter(str(dest), fourcc, fps or info.fps or 30.0, (w, h))
+            if not vw.isOpened():
+                vw.release()
+                raise OSError(f"cannot write video {dest} with codec {codec!r} (unwritable "
+                              "path, or a codec this OpenCV build lacks)")
+            return vw
+
         q: queue.Queue = queue.Queue(maxsize=8)
         errors: list[BaseException] = []
+        size: list[int] = []
 
-        def encoder():
+        def encoder():  # drawing and encoding on their own thread: cv2 releases the GIL
             while True:
                 r = q.get()
                 if r is None:
                     return
+                if errors:
+                    continue
                 try:
                     img = r.plot()
-                    if img.shape[1] != info.width or img.shape[0] != info.height:
-                        img = cv2.resize(img, (info.width, info.height))
+                    if img.shape[1] != size[0] or img.shape[0] != size[1]:
+                        img = cv2.resize(img, tuple(size))
                     writer.write(img)
                 except BaseException as exc:  # surfaced after the run
                     errors.append(exc)
 
-        t = threading.Thread(target=encoder, name="nanodet-video-writer", daemon=True)
-        t.start()
-        try:
-            for _ in self._run(frames, info, q.put):
-                if errors:
-                    break
-        finally:
-            q.put(None)
-            t.join()
-            writer.release()
+        t = None
+        with self._open() as frames:
+            if hasattr(frames, "start"):
+                frames.start()  # opens a webcam / URL now: its size is known before the first frame
+            if frames.info.width:
+                writer = open_writer(frames.info, frames.info.width, frames.info.height)
+                size[:] = [frames.info.width, frames.info.height]
+            try:
+                for r in self._loop(frames, None):
+                    if writer is None:
+                        h, w = r.orig_img.shape[:2]
+                        writer = open_writer(frames.info, w, h)
+                        size[:] = [w, h]
+                    if t is None:
+                        t = threading.Thread(target=encoder, name="nanodet-video-writer", daemon=True)
+                        t.start()
+                    q.put(r)
+                    if errors:
+                        break
+            finally:
+                if t is not None:
+                    q.put(None)
+                    t.join()
+                if writer is not None:
+                    writer.release()
         if errors:
             raise errors[0]
         self.stats["saved"] = str(dest)

@@ -57,7 +57,13 @@ OMP_THREAD_LIMIT=1 qemu_run cortex-a72 /usr/aarch64-linux-gnu "$TOOLS_BUILD/cpp/
     --shared "$SHARED" --image "$ARM/images/bus.ppm" --dump "$OUT/e2e_aarch64.txt" \
     > "$OUT/e2e_tests.txt" 2>&1 || { cat "$OUT/e2e_tests.txt"; die "C++ end-to-end test failed"; }
 grep -E "^(ok|FAIL)|passed, [0-9]+ failed" "$OUT/e2e_tests.txt"
-stage_done "C++ tests under qemu (a72+a76 unit, a72 e2e)" $t
+# correctness only (wall time under qemu means little): 1 and 2 workers give serial detect()'s bits
+log "C++ worker pool test (1 and 2 workers vs serial detect) under qemu -cpu cortex-a72"
+qemu_run cortex-a72 /usr/aarch64-linux-gnu "$TOOLS_BUILD/cpp/tests/nanodet_pool_tests" \
+    --shared "$SHARED" --image "$ARM/images/bus.ppm" --quick pool_bit_identical \
+    > "$OUT/pool_tests.txt" 2>&1 || { cat "$OUT/pool_tests.txt"; die "C++ pool test failed"; }
+grep -E "^(ok|FAIL)|passed, [0-9]+ failed" "$OUT/pool_tests.txt"
+stage_done "C++ tests under qemu (a72+a76 unit, a72 e2e, a72 pool)" $t
 
 # ---- Python: wheel, smoke test, pytest subset -------------------------------------------------
 t=$SECONDS

@@ -108,6 +108,11 @@ if [ -x "$BUILD/san_e2e_tests" ] && [ -s "$IMG/bus.jpg.ppm" ]; then
     run_logged san_e2e_tests "$BUILD/san_e2e_tests" --shared "$SHARED" --image "$IMG/bus.jpg.ppm"
     tail -1 "$LOGS/san_e2e_tests.log"
 fi
+if [ -x "$BUILD/san_pool_tests" ] && [ ${#images[@]} -gt 0 ]; then
+    stamp "cpp/tests/test_pool.cpp (worker pool) under ASan+UBSan"
+    run_logged san_pool_tests "$BUILD/san_pool_tests" --shared "$SHARED" "${images[@]}"
+    tail -1 "$LOGS/san_pool_tests.log"
+fi
 stamp "reliability driver under ASan+UBSan (real models, garbage frames and files, threads, load cycles)"
 run_logged driver "$BUILD/reliability_driver" --shared "$SHARED" "${images[@]}"
 grep -E "^(reliability_driver|  damaged)" "$LOGS/driver.log"

@@ -25,6 +25,9 @@ enum class ResizeMode { Letterbox, Dynamic, Stretch };
 enum class NmsMode { PerClass, Agnostic, MultiLabel };
 enum class PixelFormat { BGR, RGB, GRAY, BGRA, RGBA };
 enum class Precision { Auto, FP32, FP16, INT8 };
+// CPU cores inference runs on: ncnn's powersave modes (the values are ncnn's). A mode whose
+// cluster the machine does not have (no big.LITTLE split) means all cores.
+enum class Cores { Default = -1, All = 0, Little = 1, Big = 2 };
 
 // How the detection head's outputs are laid out; inferred from the graph (head_layout.cpp).
 enum class HeadFamily { SingleOutput, PerStride };
@@ -46,6 +49,7 @@ struct DetectorOptions {
     std::array<float, 3> mean{103.53f, 116.28f, 123.675f};
     std::array<float, 3> norm{0.017429f, 0.017507f, 0.017125f};
     Precision precision = Precision::Auto;
+    Cores cores = Cores::All;  // pins each thread that runs detect() (and its ncnn threads)
     HeadOverrides head;
 };
 
@@ -56,6 +60,11 @@ struct DetectParams {
     int max_det = 100;
     int max_candidates = 3000;  // pre-NMS cap (highest scores kept)
     PixelFormat pixel_format = PixelFormat::BGR;
+    // How this call runs (the Pool sets them per worker): ncnn threads (0 = the detector's
+    // num_threads; another count runs on a net loaded once for it) and cores (Default = the
+    // detector's).
+    int num_threads = 0;
+    Cores cores = Cores::Default;
 };
 
 struct Detection {
