@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import urllib.request
 
 import pytest
 
@@ -49,7 +50,7 @@ def fake_urlopen(monkeypatch, files: dict[str, bytes], fail_after=None, calls=No
             raise OSError("network is unreachable")
         return FakeResponse(files[name], fail_after)
 
-    monkeypatch.setattr(zoo.urllib.request, "urlopen", urlopen)
+    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
 
 
 def real_files() -> dict[str, bytes]:

@@ -28,7 +28,7 @@ namespace {
     std::abort();
 }
 
-float iou(const float* a, const float* b) {  // as kernels::iou_many_scalar computes it
+float iou(const float* a, const float* b) {  // as kernels::scalar.iou_many computes it
     const float aa = std::max(0.f, a[2] - a[0]) * std::max(0.f, a[3] - a[1]);
     const float ab = std::max(0.f, b[2] - b[0]) * std::max(0.f, b[3] - b[1]);
     const float w = std::min(a[2], b[2]) - std::max(a[0], b[0]);

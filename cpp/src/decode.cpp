@@ -25,15 +25,16 @@ void scan_scores(const std::vector<LevelView>& levels, const DecodeConfig& cfg,
     const float thr = raw_threshold(cfg);
     const int C = cfg.num_classes;
     std::vector<float> best;
+    const kernels::Table& kern = kernels::active();
     for (int l = 0; l < int(levels.size()); ++l) {
         const LevelView& v = levels[l];
         const int n = v.fw * v.fh;
         best.resize(n);
         const bool anchors_outer = v.cls.channel_step == 1;
         if (anchors_outer)
-            kernels::max_rows(v.cls.base, n, C, v.cls.anchor_step, best.data());
+            kern.max_rows(v.cls.base, n, C, v.cls.anchor_step, best.data());
         else
-            kernels::max_cols(v.cls.base, n, C, v.cls.channel_step, best.data());
+            kern.max_cols(v.cls.base, n, C, v.cls.channel_step, best.data());
         for (int i = 0; i < n; ++i) {
             if (!(best[i] > thr)) continue;
             const float* p = v.cls.base + (long)i * v.cls.anchor_step;
@@ -59,12 +60,13 @@ void decode_boxes(const std::vector<LevelView>& levels, const DecodeConfig& cfg,
                   const std::vector<Candidate>& cands, std::vector<float>& boxes) {
     boxes.resize(cands.size() * 4);
     const int nbins = cfg.reg_max + 1;
+    const kernels::Table& kern = kernels::active();
     for (size_t k = 0; k < cands.size(); ++k) {
         const Candidate& c = cands[k];
         const LevelView& v = levels[c.level];
         const float* p = v.dis.base + (long)c.anchor * v.dis.anchor_step;
         float d[4];
-        kernels::dfl_distances(p, nbins, v.dis.channel_step, d);
+        kern.dfl_distances(p, nbins, v.dis.channel_step, d);
         const float s = float(v.stride);
         const float cx = (float(c.anchor % v.fw) + cfg.center_offset) * s;
         const float cy = (float(c.anchor / v.fw) + cfg.center_offset) * s;

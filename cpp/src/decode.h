@@ -1,6 +1,6 @@
 // GFL decode: threshold class scores, then softmax + integral over the distance bins of the
-// survivors only. Portable code in decode.cpp is the reference; arm/decode_neon.cpp provides the
-// NEON kernels selected at compile time (see kernels.h).
+// survivors only. The hot loops are the kernels of kernels/kernels.h (portable reference code,
+// and SIMD versions where the target has them).
 #pragma once
 
 #include <vector>
@@ -36,7 +36,7 @@ struct DecodeConfig {
     float center_offset = 0.f;
     float conf = 0.35f;
     bool multi_label = false;
-    int max_candidates = 3000;
+    int max_candidates = 3000;  // 0 = no cap
 };
 
 // Appends the (level, anchor, class) triples whose score passes the threshold.

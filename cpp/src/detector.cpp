@@ -31,9 +31,17 @@ double ms_since(Clock::time_point t0) {
 }
 
 std::vector<uint8_t> read_file(const std::string& path, const char* what) {
-    std::ifstream f(path, std::ios::binary);
+    std::ifstream f(path, std::ios::binary | std::ios::ate);
     if (!f) throw ModelError(std::string(what) + " file not found or unreadable: " + path);
-    std::vector<uint8_t> data((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    // one read of the whole file (a byte-wise istreambuf_iterator copy took longer than the
+    // rest of loading a model)
+    const std::streamoff size = f.tellg();  // a folder reports -1 or a huge offset here
+    if (size < 0 || size > (std::streamoff(1) << 32))
+        throw ModelError(std::string(what) + " file not found or unreadable: " + path);
+    std::vector<uint8_t> data(static_cast<size_t>(size));
+    f.seekg(0);
+    if (!f.read(reinterpret_cast<char*>(data.data()), std::streamsize(data.size())))
+        throw ModelError(std::string(what) + " file not found or unreadable: " + path);
     if (data.empty()) throw ModelError(std::string(what) + " file is empty: " + path);
     return data;
 }
@@ -82,8 +90,10 @@ void load_net(ncnn::Net& net, const std::string& param_text, const ParamGraph& g
 }  // namespace
 
 struct Detector::Impl {
+    // ncnn may reference the weights in place, so they must outlive the network: members are
+    // destroyed in reverse order of declaration, hence the owner first.
+    std::vector<uint8_t> weights;
     ncnn::Net net;
-    std::vector<uint8_t> weights;  // ncnn may reference weights in place: keep them alive
     DetectorOptions opts;
     HeadLayout layout;
     int target_w = 0, target_h = 0;
@@ -106,10 +116,12 @@ struct Detector::Impl {
         return p.num_threads > 0 ? p.num_threads : opts.num_threads;
     }
     // The network input for a frame, and where the frame sits in it (pl).
+    // `threads`: the call's ncnn thread count, which preprocessing shares.
     ncnn::Mat prepare(const uint8_t* pixels, int w, int h, int stride_bytes, PixelFormat fmt,
-                      Placement& pl) const {
+                      Placement& pl, int threads) const {
         pl = plan_placement(w, h, target_w, target_h, opts.resize, opts.pad_multiple);
-        return preprocess(pixels, w, h, stride_bytes, fmt, pl, opts.mean.data(), opts.norm.data());
+        return preprocess(pixels, w, h, stride_bytes, fmt, pl, opts.mean.data(), opts.norm.data(),
+                          threads);
     }
     // decode + NMS of one frame's outputs into r (detections, decode_ms, nms_ms)
     void postprocess(const std::vector<ncnn::Mat>& outs, const Placement& pl, int w, int h,
@@ -341,7 +353,7 @@ DetectResult Detector::detect(const uint8_t* pixels, int w, int h, int stride_by
     DetectResult r;
     auto t0 = Clock::now();
     Placement pl;
-    ncnn::Mat in = m.prepare(pixels, w, h, stride_bytes, p.pixel_format, pl);
+    ncnn::Mat in = m.prepare(pixels, w, h, stride_bytes, p.pixel_format, pl, threads);
     r.input_width = pl.input_w;
     r.input_height = pl.input_h;
     r.times.preprocess_ms = ms_since(t0);
@@ -361,7 +373,8 @@ std::shared_ptr<const Detector::Captured> Detector::capture(const uint8_t* pixel
     const Impl& m = *impl_;
     auto c = std::make_shared<Captured>();
     const int threads = m.prepare_thread(p);
-    c->outs = m.extract_all(m.prepare(pixels, w, h, stride_bytes, p.pixel_format, c->pl), threads);
+    c->outs = m.extract_all(m.prepare(pixels, w, h, stride_bytes, p.pixel_format, c->pl, threads),
+                            threads);
     c->w = w;
     c->h = h;
     return c;
@@ -450,8 +463,9 @@ std::vector<Detector::Blob> Detector::extract_blobs(const uint8_t* pixels, int w
         if (!found) throw InputError("no blob named '" + name + "' in this model");
     }
     Placement pl;
-    ncnn::Mat in = m.prepare(pixels, w, h, stride_bytes, pixel_format, pl);
-    ncnn::Extractor ex = m.make_extractor(m.prepare_thread(p));
+    const int threads = m.prepare_thread(p);
+    ncnn::Mat in = m.prepare(pixels, w, h, stride_bytes, pixel_format, pl, threads);
+    ncnn::Extractor ex = m.make_extractor(threads);
     ex.set_light_mode(false);  // keep every blob: several names share one forward pass
     if (ex.input(m.layout.info.input_blob.c_str(), in) != 0)
         throw ModelError("ncnn refused the input blob");
@@ -473,6 +487,6 @@ std::vector<Detector::Blob> Detector::extract_blobs(const uint8_t* pixels, int w
 }
 
 const char* ncnn_version() { return NCNN_VERSION_STRING; }
-const char* kernels_name() { return kernels::neon_enabled() ? "neon" : "scalar"; }
+const char* kernels_name() { return kernels::active().name; }
 
 }  // namespace nanodet

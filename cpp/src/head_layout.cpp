@@ -1,6 +1,7 @@
 #include "head_layout.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <map>
 #include <sstream>
 
@@ -10,10 +11,14 @@ namespace nanodet {
 
 namespace {
 
-// Two probe inputs (w, h). Chosen so that at every stride from 4 to 128 each feature dimension
+// Probe input pairs (w, h). The large pair: at every stride from 4 to 128 each feature dimension
 // and each feature-map area differs between the probes, and width != height within probe A.
+// The small pair does the same for strides 4 to 64 (every released NanoDet head), multiples of
+// 32 so that FPN upsampling lines up, and no two candidate stride sets share its anchor counts.
 constexpr int kProbeA[2] = {384, 320};
 constexpr int kProbeB[2] = {256, 192};
+constexpr int kSmallA[2] = {128, 96};
+constexpr int kSmallB[2] = {64, 32};
 
 struct Probe {
     std::string blob;
@@ -67,63 +72,15 @@ std::vector<int> dims_of(const ncnn::Mat& m) {
     }
 }
 
-HeadLayout infer_head_layout(const ncnn::Net& net, const ParamGraph& graph,
-                             const HeadOverrides& ov) {
-    const auto& in_names = net.input_names();
-    const auto& out_names = net.output_names();
-    if (in_names.size() != 1)
-        throw ModelError("expected a graph with exactly one Input blob, found " +
-                         std::to_string(in_names.size()));
-    HeadLayout L;
-    L.info.input_blob = in_names[0];
+namespace {
 
-    // Shapes of every graph output at the two probe sizes. A graph that cannot run at them
-    // (fixed-size Reshape layers) is probed once at its own size and then only runs at it.
-    std::vector<Probe> probes;
-    for (const char* o : out_names) probes.push_back({o, {}, {}});
-    auto run_probe = [&](int w, int h, bool first) -> bool {
-        ncnn::Mat in(w, h, 3);
-        in.fill(0.f);
-        ncnn::Extractor ex = net.create_extractor();
-        ex.set_light_mode(true);
-        if (ex.input(L.info.input_blob.c_str(), in) != 0)
-            throw ModelError("cannot feed the input blob '" + L.info.input_blob + "'");
-        for (auto& p : probes) {
-            ncnn::Mat m;
-            if (ex.extract(p.blob.c_str(), m) != 0 || m.empty()) return false;
-            (first ? p.a : p.b) = dims_of(m);
-        }
-        return true;
-    };
-    // A Reshape to a fully given shape ties the graph to one input size; running it at another
-    // size would read past its input, so such graphs are only probed at their own size.
-    bool fixed_reshape = false;
-    for (const auto& layer : graph.layers)
-        if (layer.type == "Reshape" && layer.int_param(0, 0) > 0 &&
-            layer.int_param(1, 1) > 0 && layer.int_param(2, 1) > 0 &&
-            layer.int_param(0, 0) * layer.int_param(1, 1) * layer.int_param(2, 1) > 1024)
-            fixed_reshape = true;
-    int A[2] = {kProbeA[0], kProbeA[1]}, B[2] = {kProbeB[0], kProbeB[1]};
-    bool two_probes = !fixed_reshape && run_probe(A[0], A[1], true) && run_probe(B[0], B[1], false);
-    if (!two_probes) {
-        std::vector<std::pair<int, int>> sizes;
-        for (const auto& layer : graph.layers)
-            if (layer.type == "Input" && layer.int_param(0, 0) > 0 && layer.int_param(1, 0) > 0)
-                sizes.push_back({layer.int_param(0, 0), layer.int_param(1, 0)});
-        for (int s : {416, 320, 512, 640, 288, 256}) sizes.push_back({s, s});
-        bool ok = false;
-        for (const auto& [w, h] : sizes)
-            if ((ok = run_probe(w, h, true))) {
-                A[0] = w;
-                A[1] = h;
-                break;
-            }
-        if (!ok)
-            throw ModelError("the graph failed to run at any probe input size (it may need an "
-                             "input size nanodet-ncnn does not try, or be broken)");
-        for (auto& p : probes) p.b = p.a;
-        L.info.fixed_input = true;
-    }
+// The layout from the output shapes at probe A and (when two_probes) probe B.
+HeadLayout analyse(const ParamGraph& graph, const HeadOverrides& ov, const std::string& input_blob,
+                   const std::vector<Probe>& probes, const int A[2], const int B[2],
+                   bool two_probes) {
+    HeadLayout L;
+    L.info.input_blob = input_blob;
+    L.info.fixed_input = !two_probes;
 
     std::ostringstream found;  // for error messages
     for (const auto& p : probes) {
@@ -282,7 +239,7 @@ HeadLayout infer_head_layout(const ncnn::Net& net, const ParamGraph& graph,
             else if (const ParamLayer* sl = graph.find_above(t.blob, "Slice", true)) {
                 auto it = sl->arrays.find(0);
                 if (it != sl->arrays.end() && it->second.size() == 2) {
-                    int first = std::atoi(it->second[0].c_str());
+                    const int first = parse_int(it->second[0]).value_or(-1);
                     if (first > 0 && first < t.channels && (t.channels - first) % 4 == 0) c = first;
                 }
             }
@@ -331,6 +288,83 @@ HeadLayout infer_head_layout(const ncnn::Net& net, const ParamGraph& graph,
             }
         }
     return L;
+}
+
+}  // namespace
+
+HeadLayout infer_head_layout(const ncnn::Net& net, const ParamGraph& graph,
+                             const HeadOverrides& ov) {
+    const auto& in_names = net.input_names();
+    const auto& out_names = net.output_names();
+    if (in_names.size() != 1)
+        throw ModelError("expected a graph with exactly one Input blob, found " +
+                         std::to_string(in_names.size()));
+    const std::string input_blob = in_names[0];
+
+    // Shapes of every graph output at two probe sizes. A graph that cannot run at them
+    // (fixed-size Reshape layers) is probed once at its own size and then only runs at it.
+    std::vector<Probe> probes;
+    for (const char* o : out_names) probes.push_back({o, {}, {}});
+    auto run_probe = [&](int w, int h, bool first) -> bool {
+        ncnn::Mat in(w, h, 3);
+        in.fill(0.f);
+        ncnn::Extractor ex = net.create_extractor();
+        ex.set_light_mode(true);
+        if (ex.input(input_blob.c_str(), in) != 0)
+            throw ModelError("cannot feed the input blob '" + input_blob + "'");
+        for (auto& p : probes) {
+            ncnn::Mat m;
+            if (ex.extract(p.blob.c_str(), m) != 0 || m.empty()) return false;
+            (first ? p.a : p.b) = dims_of(m);
+        }
+        return true;
+    };
+    // A Reshape to a fully given shape ties the graph to one input size; running it at another
+    // size would read past its input, so such graphs are only probed at their own size.
+    bool fixed_reshape = false;
+    for (const auto& layer : graph.layers) {
+        if (layer.type != "Reshape") continue;
+        const int64_t w = layer.int_param(0, 0), h = layer.int_param(1, 1), c = layer.int_param(2, 1);
+        // w * h fits in 64 bits; the product with c is only formed when w * h is small.
+        if (w > 0 && h > 0 && c > 0 && (w * h > 1024 || w * h * c > 1024)) fixed_reshape = true;
+    }
+
+    if (!fixed_reshape) {
+        // Small probes first (a few percent of a full forward pass). An output with more than
+        // one input-independent dim there (a level too coarse to change between the probes), a
+        // graph that cannot run that small, or a head the small shapes cannot explain falls back
+        // to the large probes.
+        if (run_probe(kSmallA[0], kSmallA[1], true) && run_probe(kSmallB[0], kSmallB[1], false)) {
+            bool ambiguous = false;
+            for (const auto& p : probes) {
+                if (p.a.size() < 2 || p.a.size() > 3 || p.a.size() != p.b.size()) continue;
+                int fixed = 0;
+                for (size_t i = 0; i < p.a.size(); ++i) fixed += p.a[i] == p.b[i];
+                ambiguous = ambiguous || fixed > 1;
+            }
+            if (!ambiguous) {
+                try {
+                    return analyse(graph, ov, input_blob, probes, kSmallA, kSmallB, true);
+                } catch (const ModelError&) {
+                }
+            }
+        }
+        if (run_probe(kProbeA[0], kProbeA[1], true) && run_probe(kProbeB[0], kProbeB[1], false))
+            return analyse(graph, ov, input_blob, probes, kProbeA, kProbeB, true);
+    }
+    std::vector<std::pair<int, int>> sizes;
+    for (const auto& layer : graph.layers)
+        if (layer.type == "Input" && layer.int_param(0, 0) > 0 && layer.int_param(1, 0) > 0)
+            sizes.push_back({layer.int_param(0, 0), layer.int_param(1, 0)});
+    for (int s : {416, 320, 512, 640, 288, 256}) sizes.push_back({s, s});
+    for (const auto& [w, h] : sizes)
+        if (run_probe(w, h, true)) {
+            for (auto& p : probes) p.b = p.a;
+            const int A[2] = {w, h};
+            return analyse(graph, ov, input_blob, probes, A, A, false);
+        }
+    throw ModelError("the graph failed to run at any probe input size (it may need an "
+                     "input size nanodet-ncnn does not try, or be broken)");
 }
 
 }  // namespace nanodet

@@ -30,12 +30,56 @@ size_t total(const ncnn::Mat& m) {
     return m.empty() ? 0 : size_t(m.w) * m.h * m.d * m.c * m.elempack;
 }
 
+// A Reshape's target sizes as its param gives them: w (0), h (1), d (11), c (2); -233 = not
+// given, 0 = the input's size on that axis, -1 = inferred. `known` is false when the layer's
+// shape comes from anything else (then only the check after forward applies).
+struct ReshapeTarget {
+    int dims[4] = {-233, -233, -233, -233};
+    bool known = false;
+};
+
+ReshapeTarget reshape_target(const ParamLayer& L) {
+    ReshapeTarget t;
+    for (const auto& kv : L.params)
+        if (kv.first != 0 && kv.first != 1 && kv.first != 11 && kv.first != 2 && kv.first != 3)
+            return t;  // a shape expression or a parameter this check does not know
+    if (!L.arrays.empty()) return t;
+    const int keys[4] = {0, 1, 11, 2};
+    for (int k = 0; k < 4; ++k) t.dims[k] = L.int_param(keys[k], -233);
+    t.known = true;
+    return t;
+}
+
+// Whether a Reshape to `t` can hold exactly the elements of `in`. ncnn sizes the output from the
+// parameters alone, so a target larger than the input would be allocated (possibly tens of GB,
+// the sizes are only bounded by int) and then filled by reading past the input.
+bool reshape_fits(const ReshapeTarget& t, const ncnn::Mat& in) {
+    if (!t.known) return true;
+    const long long n = (long long)total(in);
+    const long long p = in.elempack;
+    const long long extent[4] = {in.dims == 1 ? in.w * p : in.w, in.dims == 2 ? in.h * p : in.h,
+                                 in.d, in.dims >= 3 ? in.c * p : in.c};
+    long long product = 1;
+    bool inferred = false;
+    for (int k = 0; k < 4; ++k) {
+        if (t.dims[k] == -233) continue;
+        if (t.dims[k] == -1) {
+            inferred = true;
+            continue;
+        }
+        const long long v = t.dims[k] == 0 ? extent[k] : t.dims[k];
+        if (v <= 0 || v > n / product) return false;  // product * v > n, without overflow
+        product *= v;
+    }
+    return inferred || product == n;
+}
+
 // Wraps one ncnn layer: same flags, same behaviour, plus an input check before forward.
 class Guarded : public ncnn::Layer {
 public:
     enum Kind { Concat, Eltwise, Weights, Reshape };
-    Guarded(ncnn::Layer* inner, Kind kind, int axis, bool int8 = false)
-        : inner_(inner), kind_(kind), axis_(axis), int8_(int8) {
+    Guarded(ncnn::Layer* inner, Kind kind, int axis, bool int8 = false, ReshapeTarget target = {})
+        : inner_(inner), kind_(kind), axis_(axis), int8_(int8), target_(target) {
         typeindex = inner->typeindex;
         userdata = inner->userdata;
 #if NCNN_STRING
@@ -98,11 +142,13 @@ public:
     int forward(const std::vector<ncnn::Mat>& in, std::vector<ncnn::Mat>& out,
                 const ncnn::Option& opt) const override {
         if (!agree(in)) return -1;
+        if (kind_ == Reshape && !reshape_fits(target_, in[0])) return -1;
         int r = inner_->forward(in, out, opt);
         if (r == 0 && kind_ == Reshape && (out.empty() || total(out[0]) != total(in[0]))) return -1;
         return r;
     }
     int forward(const ncnn::Mat& in, ncnn::Mat& out, const ncnn::Option& opt) const override {
+        if (kind_ == Reshape && !reshape_fits(target_, in)) return -1;
         int r = inner_->forward(in, out, opt);
         // A Reshape whose fixed sizes do not fit its input can hand on a blob that claims more
         // elements than were allocated: the next layer reads past the buffer.
@@ -158,6 +204,7 @@ private:
     Kind kind_;
     int axis_;  // Concat's param 0
     bool int8_;  // Weights: the param declares int8 weights (int8_scale_term, param 8)
+    ReshapeTarget target_;  // Reshape: the sizes its param asks for
     std::string problem_;
 };
 
@@ -174,7 +221,9 @@ void guard_layer_inputs(ncnn::Net& net, const ParamGraph& graph) {
         else if (layer->typeindex == ncnn::LayerType::Eltwise)
             layer = new Guarded(layer, Guarded::Eltwise, 0);
         else if (layer->typeindex == ncnn::LayerType::Reshape)
-            layer = new Guarded(layer, Guarded::Reshape, 0);
+            layer = new Guarded(layer, Guarded::Reshape, 0, false,
+                                i < graph.layers.size() ? reshape_target(graph.layers[i])
+                                                        : ReshapeTarget());
         else if (layer->typeindex == ncnn::LayerType::Convolution ||
                  layer->typeindex == ncnn::LayerType::ConvolutionDepthWise ||
                  layer->typeindex == ncnn::LayerType::InnerProduct ||

@@ -25,6 +25,7 @@ std::vector<int> nms(const std::vector<float>& boxes, const std::vector<float>& 
     std::vector<int> keep;
     std::vector<float> ious;
     const int limit = max_det > 0 ? max_det : n;
+    const kernels::Table& kern = kernels::active();
     for (int idx : order) {
         if (int(keep.size()) >= limit) break;
         const float* b = &boxes[4 * idx];
@@ -44,7 +45,7 @@ std::vector<int> nms(const std::vector<float>& boxes, const std::vector<float>& 
         Group& g = groups[gi];
         const int m = int(g.areas.size());
         ious.resize(m);
-        kernels::iou_many(b, area, g.boxes.data(), g.areas.data(), m, ious.data());
+        kern.iou_many(b, area, g.boxes.data(), g.areas.data(), m, ious.data());
         bool suppressed = false;
         for (int k = 0; k < m && !suppressed; ++k) suppressed = ious[k] > iou_thr;
         if (suppressed) continue;

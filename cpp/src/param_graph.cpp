@@ -1,6 +1,7 @@
 #include "param_graph.h"
 
-#include <cstdlib>
+#include <charconv>
+#include <climits>
 #include <set>
 #include <sstream>
 
@@ -21,11 +22,36 @@ const std::set<std::string>& data_movers() {
     throw ModelError("param file line " + std::to_string(line) + ": " + why);
 }
 
+// ncnn reads a value as a float when it has a '.' or an 'e', otherwise as an int.
+bool looks_integer(const std::string& v) {
+    size_t i = (!v.empty() && (v[0] == '-' || v[0] == '+')) ? 1 : 0;
+    if (i == v.size()) return false;
+    for (; i < v.size(); ++i)
+        if (v[i] < '0' || v[i] > '9') return false;
+    return true;
+}
+
+void check_int(int line, const std::string& v, const std::string& kv) {
+    if (looks_integer(v) && !parse_int(v))
+        fail(line, "integer out of range in '" + kv + "'");
+}
+
 }  // namespace
+
+std::optional<int> parse_int(const std::string& text) {
+    const char* b = text.data();
+    const char* e = b + text.size();
+    if (b != e && *b == '+' && e - b > 1 && b[1] != '-') ++b;  // from_chars takes '-' only
+    int v = 0;
+    const auto [end, ec] = std::from_chars(b, e, v);
+    if (ec != std::errc() || end != e || b == e) return std::nullopt;
+    return v;
+}
 
 int ParamLayer::int_param(int key, int dflt) const {
     auto it = params.find(key);
-    return it == params.end() ? dflt : std::atoi(it->second.c_str());
+    if (it == params.end()) return dflt;
+    return parse_int(it->second).value_or(dflt);
 }
 
 ParamGraph ParamGraph::parse(const std::string& text) {
@@ -80,9 +106,9 @@ ParamGraph ParamGraph::parse(const std::string& text) {
         while (ls >> kv) {
             auto eq = kv.find('=');
             if (eq == std::string::npos || eq == 0) fail(lineno, "bad parameter '" + kv + "'");
-            char* end = nullptr;
-            long key = std::strtol(kv.c_str(), &end, 10);
-            if (end != kv.c_str() + eq) fail(lineno, "bad parameter key in '" + kv + "'");
+            const std::string key_text = kv.substr(0, eq);
+            if (!looks_integer(key_text)) fail(lineno, "bad parameter key in '" + kv + "'");
+            const int key = parse_int(key_text).value_or(INT_MIN);
             // ncnn keys: 0..31, or -23300-k for array k (ncnn's NCNN_MAX_PARAM_COUNT is 32)
             if (!((key >= 0 && key < 32) || (key <= -23300 && key > -23300 - 32)))
                 fail(lineno, "parameter key out of range in '" + kv + "'");
@@ -93,10 +119,15 @@ ParamGraph ParamGraph::parse(const std::string& text) {
                 std::string item;
                 while (std::getline(vs, item, ',')) items.push_back(item);
                 if (items.empty()) fail(lineno, "empty array parameter");
-                items.erase(items.begin());  // leading element count
-                L.arrays[int(-key - 23300)] = items;
+                const std::optional<int> count = parse_int(items[0]);  // leading element count
+                if (!count || *count != int(items.size()) - 1)
+                    fail(lineno, "array parameter '" + kv + "' does not start with its item count");
+                items.erase(items.begin());
+                for (const auto& item : items) check_int(lineno, item, kv);
+                L.arrays[-key - 23300] = items;
             } else {
-                L.params[int(key)] = val;
+                check_int(lineno, val, kv);
+                L.params[key] = val;
             }
         }
         // ncnn resolves names itself, but misreports these (as "too many blobs"), and a bottom

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,8 +15,13 @@ struct ParamLayer {
     std::vector<std::string> bottoms, tops;
     std::map<int, std::string> params;            // key -> raw value text
     std::map<int, std::vector<std::string>> arrays;  // key -> raw array items (ncnn's -23300-key)
+    // The integer value of `key`; dflt when the layer does not give it or gives a float.
     int int_param(int key, int dflt) const;
 };
+
+// The value of decimal integer text (optional sign, digits, nothing else) when it fits in an
+// int. parse() rejects integer text outside that range, so ParamLayer values always fit.
+std::optional<int> parse_int(const std::string& text);
 
 struct ParamGraph {
     std::vector<ParamLayer> layers;

@@ -20,9 +20,11 @@ struct Placement {
 Placement plan_placement(int src_w, int src_h, int target_w, int target_h, ResizeMode mode,
                          int pad_multiple);
 
-// `stride_bytes` is the distance between rows of `pixels`.
+// `stride_bytes` is the distance between rows of `pixels`. num_threads > 1 splits the work into
+// bands of rows (same result to the bit).
 ncnn::Mat preprocess(const uint8_t* pixels, int w, int h, int stride_bytes, PixelFormat fmt,
-                     const Placement& p, const float mean[3], const float norm[3]);
+                     const Placement& p, const float mean[3], const float norm[3],
+                     int num_threads = 1);
 
 int channels_of(PixelFormat fmt);
 

@@ -1,7 +1,8 @@
 // Unit tests of the decode / NMS building blocks.
 //   everywhere: scalar kernels, scan_scores / decode_boxes / nms on hand-made inputs with known
-//               answers;
-//   aarch64:    every *_neon kernel against its *_scalar reference on random and adversarial
+//               answers; .param integer parsing (range checks) and loading graphs whose integers
+//               overflow (run under UBSan by tools/reliability/run.sh);
+//   aarch64:    every kernel of K::neon against K::scalar on random and adversarial
 //               data (ties, NaN/inf, +-0, empty, odd sizes, strided layouts), and scan/decode/NMS
 //               with the NEON kernels switched on and off.
 // Usage: nanodet_core_tests [name-filter]
@@ -15,7 +16,9 @@
 #include "decode.h"
 #include "harness.h"
 #include "kernels/kernels.h"
+#include "nanodet_ncnn/detector.h"
 #include "nms.h"
+#include "param_graph.h"
 
 using namespace nanodet;
 namespace K = nanodet::kernels;
@@ -30,11 +33,11 @@ TEST(scalar_max_rows_known) {
                        kNaN, -1.f, -2.f, kNaN, 99.f,  //
                        kNaN, kNaN, kNaN, kNaN, 99.f};
     float best[3];
-    K::max_rows_scalar(d, 3, 4, 5, best);
+    K::scalar.max_rows(d, 3, 4, 5, best);
     CHECK(best[0] == 0.9f);
     CHECK(best[1] == -1.f);  // NaN never wins
     CHECK(best[2] == -kInf);  // all NaN: nothing passes any threshold
-    K::max_rows_scalar(d, 0, 4, 5, best);  // n = 0 writes nothing
+    K::scalar.max_rows(d, 0, 4, 5, best);  // n = 0 writes nothing
 }
 
 TEST(scalar_max_cols_known) {
@@ -43,7 +46,7 @@ TEST(scalar_max_cols_known) {
                        0.4f, kNaN, 7.f,  //
                        0.2f, 0.3f, 7.f};
     float best[2];
-    K::max_cols_scalar(d, 2, 3, 3, best);
+    K::scalar.max_cols(d, 2, 3, 3, best);
     CHECK(best[0] == 0.4f);
     CHECK(best[1] == 0.5f);
 }
@@ -58,7 +61,7 @@ TEST(scalar_dfl_known) {
     bins[24 + 7] = 3.f;  // side 3: two equal peaks at 0 and 7, others far below
     for (int j = 1; j < 7; ++j) bins[24 + j] = -200.f;
     float out[4];
-    K::dfl_distances_scalar(bins, 8, 1, out);
+    K::scalar.dfl_distances(bins, 8, 1, out);
     CHECK_NEAR(out[0], 3.5, 1e-6);
     CHECK_NEAR(out[1], 5.0, 1e-6);
     CHECK(out[2] == 2.f);
@@ -67,7 +70,7 @@ TEST(scalar_dfl_known) {
     std::vector<float> strided(32 * 3, 123.f);
     for (int i = 0; i < 32; ++i) strided[i * 3] = bins[i];
     float out2[4];
-    K::dfl_distances_scalar(strided.data(), 8, 3, out2);
+    K::scalar.dfl_distances(strided.data(), 8, 3, out2);
     for (int s = 0; s < 4; ++s) CHECK(out2[s] == out[s]);
 }
 
@@ -80,7 +83,7 @@ TEST(scalar_iou_known) {
                            2, 2, 4, 4};     // inside: 4 / 100
     const float areas[] = {100, 100, 100, 100, 4};
     float iou[5];
-    K::iou_many_scalar(box, 100.f, boxes, areas, 5, iou);
+    K::scalar.iou_many(box, 100.f, boxes, areas, 5, iou);
     CHECK(iou[0] == 1.f);
     CHECK(iou[1] == 0.f);
     CHECK_NEAR(iou[2], 1.0 / 3.0, 1e-7);
@@ -91,25 +94,25 @@ TEST(scalar_iou_known) {
 TEST(scalar_u8_plane_normalize_known) {
     const uint8_t bgr[] = {0, 10, 255, 1, 2, 3};  // two BGR pixels
     float g[2];
-    K::u8_plane_normalize_scalar(bgr + 1, 3, 2, 116.28f, 0.017507f, g);  // green plane
+    K::scalar.u8_plane_normalize(bgr + 1, 3, 2, 116.28f, 0.017507f, g);  // green plane
     CHECK(g[0] == (10.f - 116.28f) * 0.017507f);
     CHECK(g[1] == (2.f - 116.28f) * 0.017507f);
 }
 
 TEST(dispatched_kernels_report_name) {
-    // On x86 the un-suffixed kernels are the scalar ones and the switch is inert.
-#if !NANODET_HAVE_NEON
-    CHECK(!K::neon_enabled());
-    K::set_neon_enabled(true);
-    CHECK(!K::neon_enabled());
-#else
+    // Without NEON the active table is the scalar one and the switch is inert.
     const bool was = K::neon_enabled();
     K::set_neon_enabled(false);
-    CHECK(!K::neon_enabled());
+    CHECK(!K::neon_enabled() && &K::active() == &K::scalar);
+    CHECK(std::string(K::active().name) == "scalar");
     K::set_neon_enabled(true);
-    CHECK(K::neon_enabled());
-    K::set_neon_enabled(was);
+#if NANODET_HAVE_NEON
+    CHECK(K::neon_enabled() && &K::active() == &K::neon);
+    CHECK(std::string(K::active().name) == "neon");
+#else
+    CHECK(!K::neon_enabled() && &K::active() == &K::scalar);
 #endif
+    K::set_neon_enabled(was);
 }
 
 // ------------------------------------------------------------------- NMS: hand-made inputs
@@ -241,6 +244,69 @@ TEST(decode_boxes_known_geometry) {
     CHECK_NEAR(boxes[5], 4 - 8, 1e-3);
 }
 
+// ------------------------------------------------------------- .param integers: range checks
+TEST(parse_int_accepts_exactly_the_int_range) {
+    CHECK(parse_int("0") == 0 && parse_int("-7") == -7 && parse_int("+7") == 7);
+    CHECK(parse_int("2147483647") == 2147483647);
+    CHECK(parse_int("-2147483648") == std::numeric_limits<int>::min());
+    for (const char* bad : {"2147483648", "-2147483649", "99999999999999999999", "", "-", "+",
+                            "+-1", "1.5", "1e3", "12a", " 1", "0x10"})
+        CHECK_MSG(!parse_int(bad), std::string("parsed '") + bad + "'");
+}
+
+namespace {
+// A two-layer graph with `params` on its second (Reshape) layer.
+std::string reshape_graph(const std::string& params) {
+    return "7767517\n2 2\nInput data 0 1 data 0=8 1=8 2=3\nReshape r 1 1 data out " + params + "\n";
+}
+std::string parse_error(const std::string& text) {
+    try {
+        ParamGraph::parse(text);
+    } catch (const ModelError& e) {
+        return e.what();
+    }
+    return "";
+}
+}  // namespace
+
+TEST(param_integers_out_of_range_are_rejected) {
+    const std::string big = parse_error(reshape_graph("0=99999999999"));
+    CHECK_MSG(big.find("line 4: integer out of range in '0=99999999999'") != std::string::npos, big);
+    CHECK(parse_error(reshape_graph("0=-2147483649")).find("integer out of range") != std::string::npos);
+    const std::string item = parse_error(reshape_graph("-23300=2,1,4294967296"));
+    CHECK_MSG(item.find("integer out of range in '-23300=2,1,4294967296'") != std::string::npos, item);
+    const std::string count = parse_error(reshape_graph("-23300=3,1,2"));
+    CHECK_MSG(count.find("does not start with its item count") != std::string::npos, count);
+    CHECK(parse_error(reshape_graph("-23300=99999999999,1")).find("item count") != std::string::npos);
+    const std::string key = parse_error(reshape_graph("99999999999=1"));
+    CHECK_MSG(key.find("parameter key out of range") != std::string::npos, key);
+    // In range, floats and float arrays are fine, and int_param reads what ncnn reads.
+    const ParamGraph g = ParamGraph::parse(reshape_graph("0=-1 1=2147483647 2=1.5 -23300=2,0.5,3"));
+    const ParamLayer& r = g.layers[1];
+    CHECK(r.int_param(0, 9) == -1 && r.int_param(1, 9) == 2147483647);
+    CHECK(r.int_param(2, 9) == 9 && r.int_param(3, 9) == 9);  // a float, and absent: the default
+    CHECK(r.arrays.at(0).size() == 2);
+}
+
+TEST(reshape_sizes_whose_product_overflows_int_fail_cleanly) {
+    // Every factor fits in an int, their product does not: the fixed-size-Reshape check of head
+    // layout inference must form it in 64 bits (UBSan reports the int overflow otherwise).
+    const std::vector<uint8_t> weights(16, 0);  // the 1x1 convolution: fp32 tag + 3 weights
+    for (const char* params : {"0=65536 1=65536 2=3", "0=2147483647 1=2147483647 2=2147483647",
+                               "0=3 1=1048576 2=1048576"}) {
+        const std::string text = "7767517\n3 3\nInput data 0 1 data 0=8 1=8 2=3\n"
+                                 "Convolution c 1 1 data f 0=1 1=1 6=3\n"
+                                 "Reshape r 1 1 f out " + std::string(params) + "\n";
+        std::string what;
+        try {
+            Detector::from_memory(text, weights.data(), weights.size(), DetectorOptions());
+        } catch (const Error& e) {
+            what = e.what();
+        }
+        CHECK_MSG(!what.empty(), std::string(params) + " loaded as a detector");
+    }
+}
+
 // ------------------------------------------------------------ NEON against scalar (aarch64)
 #if NANODET_HAVE_NEON
 namespace {
@@ -279,24 +345,32 @@ const float kSpecialRates[] = {0.f, 0.02f, 0.3f, 1.f};
 
 }  // namespace
 
+namespace {
+// One random case of a max kernel (max_rows or max_cols) over `size` floats: the same bits
+// from both tables, and nothing written past n.
+using MaxKernel = void (*)(const float*, int, int, int, float*);
+void check_max_kernel(MaxKernel K::Table::*kernel, int n, int C, int step, size_t size, int mode,
+                      float rate) {
+    std::vector<float> d(size + 1);
+    fill(d, mode, rate);
+    std::vector<float> a(n + 1, 42.f), b(n + 1, 42.f);
+    (K::scalar.*kernel)(d.data(), n, C, step, a.data());
+    (K::neon.*kernel)(d.data(), n, C, step, b.data());
+    std::string why;
+    CHECK_MSG(same_vec(a, b, n + 1, why),
+              "C=" + std::to_string(C) + " n=" + std::to_string(n) + " step=" +
+                  std::to_string(step) + " mode=" + std::to_string(mode) + " " + why);
+}
+}  // namespace
+
 TEST(neon_max_rows_matches_scalar) {
     for (int C : kSizes)
         for (int n : {0, 1, 3, 4, 5, 9, 37})
             for (int pad : {0, 1, 32})
                 for (int mode = 0; mode < 3; ++mode)
-                    for (float rate : kSpecialRates) {
-                        const int step = C + pad;
-                        std::vector<float> d(size_t(n) * step + 1);
-                        fill(d, mode, rate);
-                        std::vector<float> a(n + 1, 42.f), b(n + 1, 42.f);
-                        K::max_rows_scalar(d.data(), n, C, step, a.data());
-                        K::max_rows_neon(d.data(), n, C, step, b.data());
-                        std::string why;
-                        CHECK_MSG(same_vec(a, b, n + 1, why),
-                                  "C=" + std::to_string(C) + " n=" + std::to_string(n) +
-                                      " step=" + std::to_string(step) + " mode=" +
-                                      std::to_string(mode) + " " + why);
-                    }
+                    for (float rate : kSpecialRates)
+                        check_max_kernel(&K::Table::max_rows, n, C, C + pad,
+                                         size_t(n) * (C + pad), mode, rate);
 }
 
 TEST(neon_max_rows_nan_never_wins) {
@@ -305,16 +379,16 @@ TEST(neon_max_rows_nan_never_wins) {
     row[79] = kNaN;
     row[40] = 0.75f;
     float m = 0;
-    K::max_rows_neon(row.data(), 1, 80, 80, &m);
+    K::neon.max_rows(row.data(), 1, 80, 80, &m);
     CHECK(m == 0.75f);
     for (float& x : row) x = kNaN;
-    K::max_rows_neon(row.data(), 1, 80, 80, &m);
+    K::neon.max_rows(row.data(), 1, 80, 80, &m);
     CHECK(m == -kInf);
     for (float& x : row) x = -kInf;
-    K::max_rows_neon(row.data(), 1, 80, 80, &m);
+    K::neon.max_rows(row.data(), 1, 80, 80, &m);
     CHECK(m == -kInf);
     row[17] = kInf;
-    K::max_rows_neon(row.data(), 1, 80, 80, &m);
+    K::neon.max_rows(row.data(), 1, 80, 80, &m);
     CHECK(m == kInf);
 }
 
@@ -323,19 +397,9 @@ TEST(neon_max_cols_matches_scalar) {
         for (int C : {0, 1, 2, 3, 5, 80})
             for (int pad : {0, 3})
                 for (int mode = 0; mode < 3; ++mode)
-                    for (float rate : kSpecialRates) {
-                        const int step = n + pad;
-                        std::vector<float> d(size_t(C) * step + 1);
-                        fill(d, mode, rate);
-                        std::vector<float> a(n + 1, 42.f), b(n + 1, 42.f);
-                        K::max_cols_scalar(d.data(), n, C, step, a.data());
-                        K::max_cols_neon(d.data(), n, C, step, b.data());
-                        std::string why;
-                        CHECK_MSG(same_vec(a, b, n + 1, why),
-                                  "C=" + std::to_string(C) + " n=" + std::to_string(n) +
-                                      " step=" + std::to_string(step) + " mode=" +
-                                      std::to_string(mode) + " " + why);
-                    }
+                    for (float rate : kSpecialRates)
+                        check_max_kernel(&K::Table::max_cols, n, C, n + pad,
+                                         size_t(C) * (n + pad), mode, rate);
 }
 
 namespace {
@@ -365,8 +429,8 @@ TEST(neon_dfl_matches_scalar_random) {
                     std::normal_distribution<float> g(0.f, scale);
                     for (float& x : d) x = g(rng);
                     float a[4], b[4];
-                    K::dfl_distances_scalar(d.data(), nbins, step, a);
-                    K::dfl_distances_neon(d.data(), nbins, step, b);
+                    K::scalar.dfl_distances(d.data(), nbins, step, a);
+                    K::neon.dfl_distances(d.data(), nbins, step, b);
                     std::string why;
                     CHECK_MSG(dfl_close(a, b, why), "nbins=" + std::to_string(nbins) + " step=" +
                                                         std::to_string(step) + " " + why);
@@ -401,8 +465,8 @@ TEST(neon_dfl_adversarial) {
             for (int i = 0; i < 32; ++i) d[i * step] = c.base;
             for (auto [i, v] : c.set) d[i * step] = v;
             float a[4], b[4];
-            K::dfl_distances_scalar(d.data(), 8, step, a);
-            K::dfl_distances_neon(d.data(), 8, step, b);
+            K::scalar.dfl_distances(d.data(), 8, step, a);
+            K::neon.dfl_distances(d.data(), 8, step, b);
             std::string why;
             CHECK_MSG(dfl_close(a, b, why), std::string(c.name) + " " + why);
         }
@@ -437,8 +501,8 @@ TEST(neon_iou_matches_scalar) {
                                                  : std::max(0.f, box[2] - box[0]) *
                                                        std::max(0.f, box[3] - box[1]);
                 std::vector<float> a(n + 1, 42.f), b(n + 1, 42.f);
-                K::iou_many_scalar(box, area, boxes.data(), areas.data(), n, a.data());
-                K::iou_many_neon(box, area, boxes.data(), areas.data(), n, b.data());
+                K::scalar.iou_many(box, area, boxes.data(), areas.data(), n, a.data());
+                K::neon.iou_many(box, area, boxes.data(), areas.data(), n, b.data());
                 std::string why;
                 CHECK_MSG(same_vec(a, b, n + 1, why), "n=" + std::to_string(n) + " " + why);
             }
@@ -452,8 +516,8 @@ TEST(neon_u8_plane_normalize_matches_scalar) {
                 std::vector<uint8_t> px(size_t(n) * cn);
                 for (auto& b : px) b = uint8_t(rng());
                 std::vector<float> a(n + 1, 42.f), b(n + 1, 42.f);
-                K::u8_plane_normalize_scalar(px.data() + c, cn, n, 123.675f, 0.017125f, a.data());
-                K::u8_plane_normalize_neon(px.data() + c, cn, n, 123.675f, 0.017125f, b.data());
+                K::scalar.u8_plane_normalize(px.data() + c, cn, n, 123.675f, 0.017125f, a.data());
+                K::neon.u8_plane_normalize(px.data() + c, cn, n, 123.675f, 0.017125f, b.data());
                 std::string why;
                 CHECK_MSG(same_vec(a, b, n + 1, why), "cn=" + std::to_string(cn) + " n=" +
                                                           std::to_string(n) + " " + why);

@@ -1,7 +1,6 @@
 """Detections: numpy arrays of boxes, scores and class ids, with the class names."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
@@ -87,6 +86,8 @@ class Detections:
         return {"detections": self.to_list()}
 
     def to_json(self, **kwargs) -> str:
+        import json
+
         return json.dumps(self.to_dict(), **kwargs)
 
     def __repr__(self) -> str:

@@ -2,7 +2,6 @@
 so a pickled Detector can rebuild the same network in another process and check it is the same."""
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
@@ -10,6 +9,8 @@ from . import _core
 
 
 def sha256_file(path: str | os.PathLike) -> str:
+    import hashlib  # loads OpenSSL's libcrypto: only when a checksum is wanted
+
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -77,6 +78,8 @@ class ModelBytes:
                 bin, (bytes, bytearray, memoryview)):
             raise TypeError("from_bytes takes the .param text (bytes or str) and the .bin bytes")
         self.param, self.bin = bytes(param), bytes(bin)
+        import hashlib
+
         self.sha256 = (hashlib.sha256(self.param).hexdigest(), hashlib.sha256(self.bin).hexdigest())
         self.name = name or "memory"
 
@@ -84,6 +87,8 @@ class ModelBytes:
         return _core.Detector.from_memory(self.param, self.bin, **kw)
 
     def verify(self) -> None:
+        import hashlib
+
         got = (hashlib.sha256(self.param).hexdigest(), hashlib.sha256(self.bin).hexdigest())
         if got != self.sha256:
             raise _core.ModelError("the model bytes of a pickled Detector are corrupted "

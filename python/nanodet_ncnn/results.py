@@ -1,9 +1,7 @@
 """Prediction results: one image (Result), many images (Results), a video (VideoPrediction)."""
 from __future__ import annotations
 
-import json
 import os
-import queue
 import threading
 import time
 from pathlib import Path
@@ -129,6 +127,8 @@ class Result:
                 **self.detections.to_dict(), **({"counts": self.counts} if self.counts else {})}
 
     def to_json(self, **kwargs) -> str:
+        import json
+
         return json.dumps(self.to_dict(), **kwargs)
 
     @classmethod
@@ -167,6 +167,8 @@ class Results(list):
         return [r.save(folder) for r in self]
 
     def to_json(self, **kwargs) -> str:
+        import json
+
         return json.dumps([r.to_dict() for r in self], **kwargs)
 
 
@@ -269,6 +271,8 @@ class VideoPrediction:
                               "path, or a codec this OpenCV build lacks)")
             return vw
 
+        import queue
+
         q: queue.Queue = queue.Queue(maxsize=8)
         errors: list[BaseException] = []
         size: list[int] = []
@@ -319,4 +323,6 @@ class VideoPrediction:
         return dest
 
     def to_json(self, **kwargs) -> str:
+        import json
+
         return json.dumps([r.to_dict() for r in self], **kwargs)

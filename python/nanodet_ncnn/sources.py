@@ -10,7 +10,6 @@ always stops it. The core only ever sees uint8 arrays.
 from __future__ import annotations
 
 import glob
-import logging
 import os
 import queue
 import threading
@@ -21,7 +20,10 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-log = logging.getLogger("nanodet_ncnn")
+def _log():
+    import logging  # ~2 ms at import time otherwise, for warnings most runs never give
+
+    return logging.getLogger("nanodet_ncnn")
 
 IMAGE_EXTS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm"})
 VIDEO_EXTS = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv",
@@ -274,7 +276,7 @@ class FrameSource:
             try:
                 self._release()
             except Exception as exc:  # pragma: no cover - a driver failing to close
-                log.warning("releasing %s failed: %s", self, exc)
+                _log().warning("releasing %s failed: %s", self, exc)
             buf.put(end, stop)
 
     def __iter__(self) -> Iterator[Frame]:
@@ -313,8 +315,8 @@ class FrameSource:
                 self._buf.drain()
             t.join(0.05)
         if t.is_alive():
-            log.warning("frame reader for %s is still blocked in a read after %.0f s; left as a "
-                        "daemon thread", self, timeout)
+            _log().warning("frame reader for %s is still blocked in a read after %.0f s; left "
+                           "as a daemon thread", self, timeout)
 
     def __enter__(self) -> "FrameSource":
         return self
@@ -416,11 +418,11 @@ class VideoFrames(FrameSource):
                 self.end_reason = (f"live source {self.source} stopped delivering frames after "
                                    f"{self._index} frames (stream ended, dropped or device gone)"
                                    + (f"; {attempts} reconnect attempts failed" if attempts else ""))
-                log.warning("%s", self.end_reason)
+                _log().warning("%s", self.end_reason)
                 return None
             attempts += 1
-            log.warning("live source %s dropped after %d frames; reconnecting (%d/%d)",
-                        self.source, self._index, attempts, self.retries)
+            _log().warning("live source %s dropped after %d frames; reconnecting (%d/%d)",
+                           self.source, self._index, attempts, self.retries)
             self._cap.release()
             self._cap = None
             if self._stop.wait(self.retry_delay):
@@ -428,7 +430,7 @@ class VideoFrames(FrameSource):
             try:
                 self._open()
             except ValueError as exc:
-                log.warning("reconnect %d/%d failed: %s", attempts, self.retries, exc)
+                _log().warning("reconnect %d/%d failed: %s", attempts, self.retries, exc)
                 self._cap = _ClosedCapture()
         return None
 

@@ -7,11 +7,8 @@ checked against its sha256.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
-import tempfile
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -115,6 +112,8 @@ def cache_dir() -> Path:
 
 
 def sha256_of(path: Path) -> str:
+    import hashlib
+
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -132,6 +131,9 @@ def _offline_candidates(model: ZooModel, f: ModelFile) -> list[Path]:
 
 
 def _download(url: str, dest: Path, sha256: str, progress: bool) -> None:
+    import tempfile
+    import urllib.request  # ssl, http, email: only when a download happens
+
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, suffix=".part")
     out = os.fdopen(fd, "wb")  # owns the descriptor from here on, closed on every path

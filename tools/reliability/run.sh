@@ -103,7 +103,8 @@ if [ -x "$BUILD/san_core_tests" ]; then
     run_logged san_core_tests "$BUILD/san_core_tests"
     tail -1 "$LOGS/san_core_tests.log"
 fi
-if [ -x "$BUILD/san_e2e_tests" ] && [ -s "$IMG/bus.jpg.ppm" ]; then
+if [ -x "$BUILD/san_e2e_tests" ]; then
+    [ -s "$IMG/bus.jpg.ppm" ] || die "no PPM of $SHARED/images/bus.jpg for the e2e test (conversion failed)"
     stamp "cpp/tests/test_detector_e2e.cpp under ASan+UBSan"
     run_logged san_e2e_tests "$BUILD/san_e2e_tests" --shared "$SHARED" --image "$IMG/bus.jpg.ppm"
     tail -1 "$LOGS/san_e2e_tests.log"

@@ -57,8 +57,8 @@ struct DetectParams {
     float conf = 0.35f;
     float iou = 0.6f;
     NmsMode nms = NmsMode::PerClass;
-    int max_det = 100;
-    int max_candidates = 3000;  // pre-NMS cap (highest scores kept)
+    int max_det = 100;          // most detections returned (best first); 0 = no limit
+    int max_candidates = 3000;  // pre-NMS cap (highest scores kept); 0 = no cap
     PixelFormat pixel_format = PixelFormat::BGR;
     // How this call runs (the Pool sets them per worker): ncnn threads (0 = the detector's
     // num_threads; another count runs on a net loaded once for it) and cores (Default = the

@@ -6,8 +6,10 @@
 namespace nanodet {
 namespace kernels {
 
+namespace {
+
 // NaN never wins a max here (comparisons with NaN are false), so a NaN score is never detected.
-void max_rows_scalar(const float* base, int n, int C, int anchor_step, float* best) {
+void max_rows(const float* base, int n, int C, int anchor_step, float* best) {
     for (int i = 0; i < n; ++i) {
         const float* p = base + (long)i * anchor_step;
         float m = -INFINITY;
@@ -16,7 +18,7 @@ void max_rows_scalar(const float* base, int n, int C, int anchor_step, float* be
     }
 }
 
-void max_cols_scalar(const float* base, int n, int C, int channel_step, float* best) {
+void max_cols(const float* base, int n, int C, int channel_step, float* best) {
     std::fill(best, best + n, -INFINITY);
     for (int c = 0; c < C; ++c) {
         const float* row = base + (long)c * channel_step;
@@ -24,7 +26,7 @@ void max_cols_scalar(const float* base, int n, int C, int channel_step, float* b
     }
 }
 
-void dfl_distances_scalar(const float* p, int nbins, int step, float out[4]) {
+void dfl_distances(const float* p, int nbins, int step, float out[4]) {
     for (int s = 0; s < 4; ++s) {
         const float* b = p + (long)s * nbins * step;
         float m = b[0];
@@ -39,8 +41,8 @@ void dfl_distances_scalar(const float* p, int nbins, int step, float out[4]) {
     }
 }
 
-void iou_many_scalar(const float box[4], float box_area, const float* boxes, const float* areas,
-                     int n, float* iou) {
+void iou_many(const float box[4], float box_area, const float* boxes, const float* areas, int n,
+              float* iou) {
     for (int k = 0; k < n; ++k) {
         const float* q = boxes + 4 * k;
         float w = std::min(box[2], q[2]) - std::max(box[0], q[0]);
@@ -51,10 +53,13 @@ void iou_many_scalar(const float box[4], float box_area, const float* boxes, con
     }
 }
 
-void u8_plane_normalize_scalar(const uint8_t* src, int cn, int n, float mean, float norm,
-                               float* dst) {
+void u8_plane_normalize(const uint8_t* src, int cn, int n, float mean, float norm, float* dst) {
     for (int x = 0; x < n; ++x) dst[x] = (float(src[x * cn]) - mean) * norm;
 }
+
+}  // namespace
+
+const Table scalar = {"scalar", max_rows, max_cols, dfl_distances, iou_many, u8_plane_normalize};
 
 }  // namespace kernels
 }  // namespace nanodet

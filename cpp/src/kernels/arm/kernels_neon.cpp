@@ -1,4 +1,4 @@
-// NEON (AArch64 ASIMD) versions of the decode / NMS kernels declared in ../kernels.h.
+// NEON (AArch64 ASIMD) versions of the kernels of ../kernels.h: the table `neon`.
 //
 // Contract: the same results as kernels_scalar.cpp.
 //   * max_rows / max_cols / iou_many are bit-for-bit identical to the scalar code for every input
@@ -17,23 +17,15 @@
 // which every AArch64 CPU has, so one build serves cortex-a53/a72/a76 and newer alike.
 #include <arm_neon.h>
 
-#include <atomic>
 #include <cmath>
-#include <cstdlib>
-#include <cstring>
 
 #include "../kernels.h"
 
 namespace nanodet {
 namespace kernels {
 
+// Everything here is internal: the kernels are reached through the table at the end.
 namespace {
-
-bool neon_from_env() {
-    const char* v = std::getenv("NANODET_KERNELS");
-    return !(v && std::strcmp(v, "scalar") == 0);
-}
-std::atomic<bool> g_neon_enabled{neon_from_env()};
 
 // The scalar max rule (NaN never wins, the first of equal values is kept).
 inline float exact_max_strided(const float* p, int C, long step) {
@@ -53,10 +45,6 @@ inline uint32x4_t needs_exact(float32x4_t m) {
     const uint32x4_t is_zero = vceqq_f32(m, vdupq_n_f32(0.f));
     return vorrq_u32(vmvnq_u32(is_num), is_zero);
 }
-
-}  // namespace
-
-namespace {
 
 // Lane-wise partial maxima of one contiguous row of C >= 4 values (NaN-propagating FMAX).
 inline float32x4_t row_max4(const float* p, int C) {
@@ -120,11 +108,9 @@ struct RowMaxFixed {
 template <class RowMax>
 void max_rows_impl(const float* base, int n, int C, long step, float* best, RowMax row_max4);
 
-}  // namespace
-
-void max_rows_neon(const float* base, int n, int C, int anchor_step, float* best) {
+void max_rows(const float* base, int n, int C, int anchor_step, float* best) {
     if (C < 4) {
-        max_rows_scalar(base, n, C, anchor_step, best);
+        scalar.max_rows(base, n, C, anchor_step, best);
         return;
     }
     switch (C) {  // COCO (80 classes) gets an unrolled row loop; anything else the generic one
@@ -132,8 +118,6 @@ void max_rows_neon(const float* base, int n, int C, int anchor_step, float* best
         default: return max_rows_impl(base, n, C, anchor_step, best, RowMaxRuntime{C});
     }
 }
-
-namespace {
 
 template <class RowMax>
 void max_rows_impl(const float* base, int n, int C, long step, float* best, RowMax row_max4) {
@@ -165,9 +149,7 @@ void max_rows_impl(const float* base, int n, int C, long step, float* best, RowM
     }
 }
 
-}  // namespace
-
-void max_cols_neon(const float* base, int n, int C, int channel_step, float* best) {
+void max_cols(const float* base, int n, int C, int channel_step, float* best) {
     const float32x4_t ninf = vdupq_n_f32(-INFINITY);
     const long cs = channel_step;
     int i = 0;
@@ -203,8 +185,6 @@ void max_cols_neon(const float* base, int n, int C, int channel_step, float* bes
     }
     for (; i < n; ++i) best[i] = exact_max_strided(base + i, C, cs);
 }
-
-namespace {
 
 // exp(x) for x <= 0 (the softmax after max subtraction); NaN in -> NaN out.
 inline float32x4_t exp_nonpositive(float32x4_t x) {
@@ -246,9 +226,7 @@ inline float32x4_t dfl_lanes(const float32x4_t* v, int nbins) {
     return vdivq_f32(acc, sum);
 }
 
-}  // namespace
-
-void dfl_distances_neon(const float* p, int nbins, int step, float out[4]) {
+void dfl_distances(const float* p, int nbins, int step, float out[4]) {
     if (nbins == 8 && step == 1) {
         // 32 contiguous floats, side-major. vld4 de-interleaves by 4, uzp then pairs the halves:
         // a.val[k] = (s0 b_k, s0 b_k+4, s1 b_k, s1 b_k+4), b.val[k] the same for sides 2 and 3.
@@ -263,7 +241,7 @@ void dfl_distances_neon(const float* p, int nbins, int step, float out[4]) {
         return;
     }
     if (nbins < 1 || nbins > 64) {
-        dfl_distances_scalar(p, nbins, step, out);
+        scalar.dfl_distances(p, nbins, step, out);
         return;
     }
     // Any stride (e.g. the channel-major 112 x N output): gather bin j of the four sides.
@@ -280,8 +258,8 @@ void dfl_distances_neon(const float* p, int nbins, int step, float out[4]) {
     vst1q_f32(out, dfl_lanes(v, nbins));
 }
 
-void iou_many_neon(const float box[4], float box_area, const float* boxes, const float* areas,
-                   int n, float* iou) {
+void iou_many(const float box[4], float box_area, const float* boxes, const float* areas, int n,
+              float* iou) {
     const float32x4_t bx1 = vdupq_n_f32(box[0]), by1 = vdupq_n_f32(box[1]);
     const float32x4_t bx2 = vdupq_n_f32(box[2]), by2 = vdupq_n_f32(box[3]);
     const float32x4_t ba = vdupq_n_f32(box_area), zero = vdupq_n_f32(0.f);
@@ -304,10 +282,9 @@ void iou_many_neon(const float box[4], float box_area, const float* boxes, const
         vst1q_f32(iou + k, vreinterpretq_f32_u32(
                                vandq_u32(vreinterpretq_u32_f32(r), vcgtq_f32(uni, zero))));
     }
-    if (k < n) iou_many_scalar(box, box_area, boxes + 4 * k, areas + k, n - k, iou + k);
+    if (k < n) scalar.iou_many(box, box_area, boxes + 4 * k, areas + k, n - k, iou + k);
 }
 
-namespace {
 // 16 bytes -> 16 normalised floats, (x - mean) * norm exactly as the scalar code (no FMA).
 inline void normalize16(uint8x16_t u, float32x4_t m, float32x4_t k, float* dst) {
     const uint16x8_t lo = vmovl_u8(vget_low_u8(u)), hi = vmovl_high_u8(u);
@@ -320,10 +297,8 @@ inline void normalize16(uint8x16_t u, float32x4_t m, float32x4_t k, float* dst) 
     vst1q_f32(dst + 8, vmulq_f32(vsubq_f32(f2, m), k));
     vst1q_f32(dst + 12, vmulq_f32(vsubq_f32(f3, m), k));
 }
-}  // namespace
 
-void u8_plane_normalize_neon(const uint8_t* src, int cn, int n, float mean, float norm,
-                             float* dst) {
+void u8_plane_normalize(const uint8_t* src, int cn, int n, float mean, float norm, float* dst) {
     const float32x4_t m = vdupq_n_f32(mean), k = vdupq_n_f32(norm);
     int x = 0;
     // vld3/vld4 read a whole 16-pixel group starting at this channel: stop one pixel early so
@@ -338,8 +313,9 @@ void u8_plane_normalize_neon(const uint8_t* src, int cn, int n, float mean, floa
     for (; x < n; ++x) dst[x] = (float(src[x * cn]) - mean) * norm;
 }
 
-bool neon_enabled() { return g_neon_enabled.load(std::memory_order_relaxed); }
-void set_neon_enabled(bool on) { g_neon_enabled.store(on, std::memory_order_relaxed); }
+}  // namespace
+
+const Table neon = {"neon", max_rows, max_cols, dfl_distances, iou_many, u8_plane_normalize};
 
 }  // namespace kernels
 }  // namespace nanodet

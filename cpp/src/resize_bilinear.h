@@ -1,0 +1,25 @@
+// Bilinear resize of 8-bit interleaved pixels by bands of output rows, so that several threads
+// can share one frame. Every output pixel equals ncnn's resize_bilinear_c1/c3/c4 (same
+// fixed-point coefficients and rounding); the split into bands does not change any value.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace nanodet {
+
+struct BilinearPlan {
+    int srcw = 0, srch = 0, w = 0, h = 0, cn = 0;
+    std::vector<int> x0, x1;    // byte offsets in a source row of each output column's two taps
+    std::vector<short> alpha;   // 2 per output column
+    std::vector<int> y0, y1;    // source rows of each output row's two taps
+    std::vector<short> beta;    // 2 per output row
+};
+
+BilinearPlan plan_bilinear(int srcw, int srch, int w, int h, int cn);
+
+// Output rows [row_begin, row_end); `dst` points at output row 0, `stride` bytes apart.
+void resize_bilinear_rows(const BilinearPlan& p, const uint8_t* src, int srcstride, uint8_t* dst,
+                          int stride, int row_begin, int row_end);
+
+}  // namespace nanodet
