@@ -8,9 +8,8 @@ in turn, so drifts in machine load hit all of them alike):
   floor            _core.Detector.run_network(): our ncnn build, network only, input prepared
   wheel_extract    the ncnn PyPI wheel: extractor + input + extract of every output, input Mat
                    prepared once (the "raw extract" of a typical Python user)
-  wheel_numpy      the ncnn wheel end to end with a numpy decode in the style of ncnn's python
-                   model_zoo NanoDet (per level: scores, threshold, DFL softmax, boxes; then NMS)
-                   -- written for this benchmark, not copied
+  wheel_numpy      the ncnn wheel end to end with the tests' numpy reference decode
+                   (tests/oracle.py: threshold, DFL softmax, boxes, greedy NMS)
   detect_dynamic / detect_letterbox on a 16:9 frame (zidane.jpg): pad-to-32 dynamic input vs
                    a square letterbox, end to end
 
@@ -37,158 +36,17 @@ import statistics
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-MEAN = (103.53, 116.28, 123.675)
-NORM = (0.017429, 0.017507, 0.017125)
+sys.path.insert(0, str(REPO / "tests"))
+from oracle import SPECS, Oracle  # noqa: E402  the one numpy reference decode (tests/oracle.py)
 
-
-@dataclass(frozen=True)
-class Layout:
-    rel: str                 # below models/, without extension
-    input_blob: str
-    kind: str                # "single" (N x K), "single_t" (K x N), "pairs" (per stride cls, dis)
-    outputs: tuple           # single: (blob,); pairs: ((stride, cls, dis), ...)
-    strides: tuple
-    sigmoid_applied: bool
-    center_offset: float
-    size: int
-
-
-MODELS = {
-    "plus416": Layout("yyccR__nanodet-plus-ncnn-android/nanodet-plus-coco-416", "data", "single",
-                      ("output",), (8, 16, 32, 64), True, 0.0, 416),
-    "plus416_pnnx": Layout("nihui__ncnn-webassembly-nanodet/coco.torchscript.ncnn", "in0",
-                           "single_t", ("out0",), (8, 16, 32, 64), False, 0.0, 416),
-    "nanodet_m": Layout("nihui__ncnn-assets/nanodet_m", "input.1", "pairs",
-                        ((8, "792", "795"), (16, "814", "817"), (32, "836", "839")),
-                        (8, 16, 32), True, 0.5, 320),
-}
-
-
-# ----------------------------------------------------------------------------- the baselines
-def plan(w: int, h: int, size: int, mode: str):
-    """(content_w, content_h, pad_left, pad_top, input_w, input_h): keep the ratio, the longer
-    side gets `size`; letterbox pads to size x size, dynamic to the next multiple of 32."""
-    scale = size / max(w, h)
-    cw, ch = max(1, int(w * scale)), max(1, int(h * scale))
-    if mode == "letterbox":
-        iw = ih = size
-    else:
-        iw, ih = (cw + 31) // 32 * 32, (ch + 31) // 32 * 32
-    return cw, ch, (iw - cw) // 2, (ih - ch) // 2, iw, ih
-
-
-class WheelPipeline:
-    """The ncnn PyPI wheel + numpy decode (model_zoo-like: per level, threshold, DFL, NMS)."""
-
-    def __init__(self, ncnn, param: str, bin_: str, layout: Layout, threads: int):
-        self.ncnn, self.L = ncnn, layout
-        self.net = ncnn.Net()
-        self.net.opt.use_vulkan_compute = False
-        self.net.opt.num_threads = threads
-        self.net.opt.lightmode = True
-        if self.net.load_param(param) != 0 or self.net.load_model(bin_) != 0:
-            raise RuntimeError(f"ncnn wheel cannot load {param}")
-        self.threads = threads
-
-    def prepare(self, img: np.ndarray, size: int, mode: str):
-        ncnn = self.ncnn
-        h, w = img.shape[:2]
-        cw, ch, pl, pt, iw, ih = plan(w, h, size, mode)
-        m = ncnn.Mat.from_pixels_resize(img, ncnn.Mat.PixelType.PIXEL_BGR, w, h, cw, ch)
-        if (iw, ih) != (cw, ch):
-            m = ncnn.copy_make_border(m, pt, ih - ch - pt, pl, iw - cw - pl,
-                                      ncnn.BorderType.BORDER_CONSTANT, 0.0)
-        m.substract_mean_normalize(MEAN, NORM)
-        return m, (cw, ch, pl, pt, iw, ih)
-
-    def extract(self, mat) -> list:
-        ex = self.net.create_extractor()
-        ex.set_light_mode(True)
-        ex.input(self.L.input_blob, mat)
-        outs = []
-        names = self.L.outputs if self.L.kind != "pairs" else [b for _, c, d in self.L.outputs
-                                                               for b in (c, d)]
-        for name in names:
-            rc, out = ex.extract(name)
-            if rc != 0:
-                raise RuntimeError(f"extract {name} failed")
-            outs.append(np.array(out))
-        return outs
-
-    def detect(self, img: np.ndarray, size: int, mode: str, conf: float = 0.35, iou: float = 0.6):
-        mat, (cw, ch, pl, pt, iw, ih) = self.prepare(img, size, mode)
-        outs = self.extract(mat)
-        L = self.L
-        boxes, scores, classes = [], [], []
-        if L.kind == "pairs":
-            levels = []
-            for k, (s, _, _) in enumerate(L.outputs):
-                a, b = outs[2 * k], outs[2 * k + 1]
-                cls, dis = (a, b) if a.shape[-1] != 32 else (b, a)
-                levels.append((s, cls.reshape(-1, cls.shape[-1]), dis.reshape(-1, 32)))
-        else:
-            out = outs[0].reshape(outs[0].shape[-2], outs[0].shape[-1])
-            if L.kind == "single_t":
-                out = out.T
-            levels, start = [], 0
-            for s in L.strides:
-                fw, fh = -(-iw // s), -(-ih // s)
-                n = fw * fh
-                levels.append((s, out[start:start + n, :-32], out[start:start + n, -32:]))
-                start += n
-        for s, cls, dis in levels:
-            fw = -(-iw // s)
-            if not L.sigmoid_applied:
-                cls = 1.0 / (1.0 + np.exp(-cls))
-            best = cls.max(axis=1)
-            keep = np.nonzero(best > conf)[0]
-            if keep.size == 0:
-                continue
-            d = dis[keep].reshape(-1, 4, 8)
-            e = np.exp(d - d.max(axis=2, keepdims=True))
-            dist = (e * np.arange(8, dtype=np.float32)).sum(axis=2) / e.sum(axis=2) * s
-            cx = (keep % fw + L.center_offset) * s
-            cy = (keep // fw + L.center_offset) * s
-            boxes.append(np.stack([cx - dist[:, 0], cy - dist[:, 1],
-                                   cx + dist[:, 2], cy + dist[:, 3]], axis=1))
-            scores.append(best[keep])
-            classes.append(cls[keep].argmax(axis=1))
-        if not boxes:
-            return np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64)
-        b, sc, cl = np.concatenate(boxes), np.concatenate(scores), np.concatenate(classes)
-        keep = nms_per_class(b, sc, cl, iou)
-        b, sc, cl = b[keep], sc[keep], cl[keep]
-        # back to the source frame
-        h, w = img.shape[:2]
-        b = (b - [pl, pt, pl, pt]) * [w / cw, h / ch, w / cw, h / ch]
-        b = b.clip(0, [w, h, w, h])
-        return b.astype(np.float32), sc, cl
-
-
-def nms_per_class(boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray, thr: float):
-    order = np.argsort(-scores, kind="stable")
-    areas = np.clip(boxes[:, 2] - boxes[:, 0], 0, None) * np.clip(boxes[:, 3] - boxes[:, 1], 0, None)
-    keep: list[int] = []
-    for i in order:
-        ok = True
-        for j in keep:
-            if classes[j] != classes[i]:
-                continue
-            w = min(boxes[i, 2], boxes[j, 2]) - max(boxes[i, 0], boxes[j, 0])
-            h = min(boxes[i, 3], boxes[j, 3]) - max(boxes[i, 1], boxes[j, 1])
-            inter = w * h if w > 0 and h > 0 else 0.0
-            if inter / (areas[i] + areas[j] - inter) > thr:
-                ok = False
-                break
-        if ok:
-            keep.append(i)
-    return np.array(keep, dtype=np.int64)
+# benchmark names -> the oracle's hand-written layouts of the shared models
+MODELS = {"plus416": "plus_onnx", "plus416_pnnx": "plus_pnnx", "nanodet_m": "nanodet_m",
+          **{k: k for k in SPECS}}
 
 
 # ----------------------------------------------------------------------------- measurement
@@ -236,7 +94,7 @@ def main() -> int:
 
     from nanodet_ncnn import _core
 
-    L = MODELS[args.model]
+    L = SPECS[MODELS[args.model]]
     shared = Path(args.shared)
     param, bin_ = str(shared / "models" / (L.rel + ".param")), str(shared / "models" / (L.rel + ".bin"))
     size = args.input_size or L.size
@@ -259,17 +117,16 @@ def main() -> int:
     wheel = None
     if not args.no_wheel:
         try:
-            import ncnn
-            wheel = WheelPipeline(ncnn, param, bin_, L, args.threads)
+            wheel = Oracle(shared / "models", L, threads=args.threads, fp32_only=False)
         except ImportError:
             print("(the ncnn wheel is not installed: pip install ncnn==1.0.20261020)")
     if wheel is not None:
-        mat, _ = wheel.prepare(img, size, args.resize)
+        mat, _ = wheel.prepare(img, args.resize, size)
         fns["wheel_extract"] = lambda: wheel.extract(mat)
-        fns["wheel_numpy"] = lambda: wheel.detect(img, size, args.resize, args.conf)
+        fns["wheel_numpy"] = lambda: wheel.detect(img, conf=args.conf, mode=args.resize, size=size)
         # the numpy pipeline finds the same objects (sanity check of the baseline itself)
         xyxy, scores, cls, _, _ = det.detect(img, conf=args.conf)
-        wb, ws, wc = wheel.detect(img, size, args.resize, args.conf)
+        wb, ws, wc = wheel.detect(img, conf=args.conf, mode=args.resize, size=size)
         if sorted(cls.tolist()) != sorted(wc.tolist()):
             print(f"warning: numpy baseline classes {sorted(wc.tolist())} vs detect {sorted(cls.tolist())}")
 

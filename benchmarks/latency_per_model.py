@@ -40,7 +40,7 @@ def main() -> int:
             m = nanodet_ncnn.load(name, num_threads=t, resize=args.resize)
             for img_name, img in images.items():
                 d = m.detect(img)
-                w, h = d.times["input_size"]
+                w, h = d.input_size
                 det, net = [], []
                 for _ in range(3):
                     m.detect(img)

@@ -1,4 +1,5 @@
-"""Independent reference: the ncnn PyPI wheel runs the graph, plain numpy decodes it.
+"""Independent reference: the ncnn PyPI wheel runs the graph, plain numpy decodes it. The one
+numpy decode of the project: tests import it, and benchmarks/ import it by path.
 
 Nothing here imports nanodet_ncnn. Each shared model's layout is written down by hand from
 ../shared/models/README.md, so a mistake in the library's own layout inference shows up as a
@@ -63,8 +64,54 @@ def placement(w: int, h: int, tw: int, th: int, mode: str):
     return cw, ch, (iw - cw) // 2, (ih - ch) // 2, iw, ih
 
 
+def anchors(strides, iw: int, ih: int, center_offset: float):
+    """(centres N x 2, stride per anchor N) over the levels, row-major within each level."""
+    centres, per = [], []
+    for st in strides:
+        fw, fh = -(-iw // st), -(-ih // st)
+        ys, xs = np.mgrid[0:fh, 0:fw]
+        centres.append(np.stack([(xs.ravel() + center_offset) * st,
+                                 (ys.ravel() + center_offset) * st], 1))
+        per.append(np.full(fw * fh, st, np.float64))
+    return np.concatenate(centres), np.concatenate(per)
+
+
+def decode(cls, dis, geometry, strides, *, center_offset=0.0, sigmoid_applied=True, conf=0.35,
+           iou=0.6, max_det=100, agnostic=False):
+    """GFL decode + NMS of N x C scores and N x 4(reg_max+1) distances; boxes in source pixels.
+    geometry: (src_w, src_h, content_w, content_h, pad_left, pad_top, input_w, input_h)."""
+    w, h, cw, ch, pl, pt, iw, ih = geometry
+    cls, dis = np.asarray(cls, np.float64), np.asarray(dis, np.float64)
+    scores = cls if sigmoid_applied else 1.0 / (1.0 + np.exp(-cls))
+    centres, per = anchors(strides, iw, ih, center_offset)
+    assert len(centres) == len(scores), (len(centres), scores.shape)
+    best = scores.max(1)
+    label = scores.argmax(1)
+    keep = best > conf
+    d = dis[keep].reshape(-1, 4, dis.shape[1] // 4)
+    e = np.exp(d - d.max(2, keepdims=True))
+    p = e / e.sum(2, keepdims=True)
+    dist = (p * np.arange(d.shape[2])).sum(2) * per[keep, None]
+    c = centres[keep]
+    boxes = np.stack([c[:, 0] - dist[:, 0], c[:, 1] - dist[:, 1],
+                      c[:, 0] + dist[:, 2], c[:, 1] + dist[:, 3]], 1)
+    boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(pl, pl + cw)
+    boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(pt, pt + ch)
+    sc, lb = best[keep], label[keep]
+    kept = nms(boxes, sc, None if agnostic else lb, iou)
+    if max_det > 0:  # 0: unlimited
+        kept = kept[:max_det]
+    boxes, sc, lb = boxes[kept], sc[kept], lb[kept]
+    boxes[:, [0, 2]] = ((boxes[:, [0, 2]] - pl) * (w / cw)).clip(0, w)
+    boxes[:, [1, 3]] = ((boxes[:, [1, 3]] - pt) * (h / ch)).clip(0, h)
+    return boxes, sc, lb
+
+
 class Oracle:
-    def __init__(self, models_dir: Path, spec: Spec):
+    """The ncnn wheel running one shared model, decoded by :func:`decode`. ``fp32_only``
+    switches ncnn's fp16 paths off (the default for parity); ``threads``: ncnn threads."""
+
+    def __init__(self, models_dir: Path, spec: Spec, *, threads: int = 1, fp32_only: bool = True):
         import ncnn
 
         self.ncnn = ncnn
@@ -72,13 +119,15 @@ class Oracle:
         self.net = ncnn.Net()
         o = self.net.opt
         o.use_vulkan_compute = False
-        o.use_fp16_packed = o.use_fp16_storage = o.use_fp16_arithmetic = False
-        o.num_threads = 1
+        if fp32_only:
+            o.use_fp16_packed = o.use_fp16_storage = o.use_fp16_arithmetic = False
+        o.num_threads = threads
         base = models_dir / spec.rel
-        assert self.net.load_param(str(base) + ".param") == 0
-        assert self.net.load_model(str(base) + ".bin") == 0
+        if self.net.load_param(str(base) + ".param") != 0 or self.net.load_model(str(base) + ".bin") != 0:
+            raise RuntimeError(f"the ncnn wheel cannot load {base}")
 
-    def raw_outputs(self, img: np.ndarray, mode: str, size=None):
+    def prepare(self, img: np.ndarray, mode: str, size=None):
+        """(input Mat, geometry) for a BGR image, placed as ncnn's examples place it."""
         ncnn = self.ncnn
         h, w = img.shape[:2]
         tw = th = size or self.spec.size
@@ -86,72 +135,58 @@ class Oracle:
         img = np.ascontiguousarray(img)
         mat = ncnn.Mat.from_pixels_resize(img, ncnn.Mat.PixelType.PIXEL_BGR, w, h, cw, ch)
         if (iw, ih) != (cw, ch):
-            padded = ncnn.copy_make_border(mat, pt, ih - ch - pt, pl, iw - cw - pl,
-                                           ncnn.BorderType.BORDER_CONSTANT, 0.0)
-        else:
-            padded = mat
-        padded.substract_mean_normalize(MEAN, NORM)
+            mat = ncnn.copy_make_border(mat, pt, ih - ch - pt, pl, iw - cw - pl,
+                                        ncnn.BorderType.BORDER_CONSTANT, 0.0)
+        mat.substract_mean_normalize(MEAN, NORM)
+        return mat, (w, h, cw, ch, pl, pt, iw, ih)
+
+    def output_blobs(self) -> list[str]:
+        s = self.spec
+        if s.kind in ("single", "single_t"):
+            return [s.outputs[0]]
+        return [b for _stride, cb, db in s.outputs for b in (cb, db)]
+
+    def extract(self, mat) -> list[np.ndarray]:
+        """Every output blob as an array (the "raw extract" of a Python user)."""
         ex = self.net.create_extractor()
-        ex.input(self.spec.input_blob, padded)
+        ex.input(self.spec.input_blob, mat)
+        outs = []
+        for name in self.output_blobs():
+            ret, out = ex.extract(name)
+            assert ret == 0, f"extract {name} failed"
+            outs.append(np.array(out, dtype=np.float32))
+        return outs
+
+    def split(self, outs: list[np.ndarray]):
+        """(cls N x C, dis N x 4(reg_max+1)) from the raw outputs, per the hand-written spec."""
         s = self.spec
         C = s.num_classes
-        cls_parts, dis_parts = [], []
         if s.kind in ("single", "single_t"):
-            ret, out = ex.extract(s.outputs[0])
-            assert ret == 0
-            a = np.array(out, dtype=np.float32)
+            a = outs[0].reshape(outs[0].shape[-2], outs[0].shape[-1])
             if s.kind == "single_t":
                 a = a.T
-            cls_parts, dis_parts = [a[:, :C]], [a[:, C:]]
-        else:
-            for _stride, cb, db in s.outputs:
-                ret1, cm = ex.extract(cb)
-                ret2, dm = ex.extract(db)
-                assert ret1 == 0 and ret2 == 0
-                c = np.array(cm, dtype=np.float32)
-                d = np.array(dm, dtype=np.float32)
-                if s.kind == "per_stride_3d":  # cls: C x h x w ; dis: h x w x 32
-                    c = c.reshape(C, -1).T
-                    d = d.reshape(-1, d.shape[-1])
-                cls_parts.append(c)
-                dis_parts.append(d)
-        cls = np.concatenate(cls_parts).astype(np.float64)
-        dis = np.concatenate(dis_parts).astype(np.float64)
-        return cls, dis, (w, h, cw, ch, pl, pt, iw, ih)
+            return a[:, :C], a[:, C:]
+        cls_parts, dis_parts = [], []
+        for c, d in zip(outs[0::2], outs[1::2]):
+            if s.kind == "per_stride_3d":  # cls: C x h x w ; dis: h x w x 32
+                c = c.reshape(C, -1).T
+                d = d.reshape(-1, d.shape[-1])
+            cls_parts.append(c)
+            dis_parts.append(d)
+        return np.concatenate(cls_parts), np.concatenate(dis_parts)
+
+    def raw_outputs(self, img: np.ndarray, mode: str, size=None):
+        mat, geometry = self.prepare(img, mode, size)
+        cls, dis = self.split(self.extract(mat))
+        return cls.astype(np.float64), dis.astype(np.float64), geometry
 
     def detect(self, img, *, conf=0.35, iou=0.6, mode="letterbox", size=None, max_det=100,
                agnostic=False):
         s = self.spec
-        cls, dis, (w, h, cw, ch, pl, pt, iw, ih) = self.raw_outputs(img, mode, size)
-        scores = cls if s.sigmoid_applied else 1.0 / (1.0 + np.exp(-cls))
-        centres, strides = [], []
-        for st in s.strides:
-            fw, fh = -(-iw // st), -(-ih // st)
-            ys, xs = np.mgrid[0:fh, 0:fw]
-            centres.append(np.stack([(xs.ravel() + s.center_offset) * st,
-                                     (ys.ravel() + s.center_offset) * st], 1))
-            strides.append(np.full(fw * fh, st, np.float64))
-        centres = np.concatenate(centres)
-        strides = np.concatenate(strides)
-        assert len(centres) == len(scores), (len(centres), scores.shape)
-        best = scores.max(1)
-        label = scores.argmax(1)
-        keep = best > conf
-        d = dis[keep].reshape(-1, 4, dis.shape[1] // 4)
-        e = np.exp(d - d.max(2, keepdims=True))
-        p = e / e.sum(2, keepdims=True)
-        dist = (p * np.arange(d.shape[2])).sum(2) * strides[keep, None]
-        c = centres[keep]
-        boxes = np.stack([c[:, 0] - dist[:, 0], c[:, 1] - dist[:, 1],
-                          c[:, 0] + dist[:, 2], c[:, 1] + dist[:, 3]], 1)
-        boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(pl, pl + cw)
-        boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(pt, pt + ch)
-        sc, lb = best[keep], label[keep]
-        kept = nms(boxes, sc, None if agnostic else lb, iou)[:max_det]
-        boxes, sc, lb = boxes[kept], sc[kept], lb[kept]
-        boxes[:, [0, 2]] = ((boxes[:, [0, 2]] - pl) * (w / cw)).clip(0, w)
-        boxes[:, [1, 3]] = ((boxes[:, [1, 3]] - pt) * (h / ch)).clip(0, h)
-        return boxes, sc, lb
+        cls, dis, geometry = self.raw_outputs(img, mode, size)
+        return decode(cls, dis, geometry, s.strides, center_offset=s.center_offset,
+                      sigmoid_applied=s.sigmoid_applied, conf=conf, iou=iou, max_det=max_det,
+                      agnostic=agnostic)
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -165,18 +200,17 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def nms(boxes, scores, labels, iou_thr):
+    """Greedy NMS in descending score order (stable); labels None: class-agnostic."""
     order = np.argsort(-scores, kind="stable")
     keep: list[int] = []
     for i in order:
-        ok = True
-        for k in keep:
-            if labels is not None and labels[k] != labels[i]:
+        if keep:
+            k = np.array(keep)
+            if labels is not None:
+                k = k[labels[k] == labels[i]]
+            if len(k) and (iou_matrix(boxes[i:i + 1], boxes[k])[0] > iou_thr).any():
                 continue
-            if iou_matrix(boxes[i:i + 1], boxes[k:k + 1])[0, 0] > iou_thr:
-                ok = False
-                break
-        if ok:
-            keep.append(int(i))
+        keep.append(int(i))
     return np.array(keep, dtype=np.int64)
 
 

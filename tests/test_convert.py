@@ -1,36 +1,23 @@
 """`nanodet-ncnn convert`: pnnx conversion of a small NanoDet-Plus-shaped torch module (random
 weights, strides 8/16/32/64, one N x (C + 32) output), parity with the source, and detections of
-the converted model in our Detector against a numpy decode of the torch module's own output."""
+the converted model in our Detector against the oracle's numpy decode of the torch module's own
+output."""
 from __future__ import annotations
 
-import importlib
-import os
 import re
 
 import numpy as np
+import onnx  # noqa: F401  the `export` extra is required by the test command: never skipped
+import onnxruntime  # noqa: F401
+import pnnx  # noqa: F401
 import pytest
+import torch
 
 from conftest import IMAGES, assert_same_detections
-from oracle import nms
-
-
-def need(module: str):
-    """Import an optional dependency; skip without it locally, fail under CI (CI installs the
-    `export` extra, so a missing one is a set-up bug, not a reason to skip)."""
-    if os.environ.get("CI"):
-        return importlib.import_module(module)
-    return pytest.importorskip(module)
-
-
-torch = need("torch")
-need("pnnx")
-need("onnxruntime")
-need("onnx")
-need("ncnn")
-
-from nanodet_ncnn import Detector  # noqa: E402
-from nanodet_ncnn.cli import main  # noqa: E402
-from nanodet_ncnn.convert import ParityError, convert  # noqa: E402
+from nanodet_ncnn import Detector
+from nanodet_ncnn.cli import main
+from nanodet_ncnn.convert import ParityError, convert, pair_outputs
+from oracle import decode
 
 W, H = 320, 256          # deliberately non-square: catches swapped width / height
 NUM_CLASSES, REG_MAX = 3, 7
@@ -107,32 +94,6 @@ def image():
     return cv2.resize(cv2.imread(str(IMAGES / "bus.jpg")), (W, H), interpolation=cv2.INTER_AREA)
 
 
-def numpy_decode(out: np.ndarray, conf: float, iou: float = 0.6):
-    """NanoDet-Plus decode of an N x (C + 32) output for a W x H input, per-class NMS."""
-    centres, strides = [], []
-    for s in STRIDES:
-        fw, fh = -(-W // s), -(-H // s)
-        ys, xs = np.mgrid[0:fh, 0:fw]
-        centres.append(np.stack([xs.ravel() * s, ys.ravel() * s], 1))
-        strides.append(np.full(fw * fh, s, np.float64))
-    centres, strides = np.concatenate(centres), np.concatenate(strides)
-    assert len(centres) == len(out)
-    scores = out[:, :NUM_CLASSES]
-    best, label = scores.max(1), scores.argmax(1)
-    keep = best > conf
-    d = out[keep, NUM_CLASSES:].reshape(-1, 4, REG_MAX + 1).astype(np.float64)
-    e = np.exp(d - d.max(2, keepdims=True))
-    dist = (e / e.sum(2, keepdims=True) * np.arange(REG_MAX + 1)).sum(2) * strides[keep, None]
-    c = centres[keep]
-    boxes = np.stack([c[:, 0] - dist[:, 0], c[:, 1] - dist[:, 1],
-                      c[:, 0] + dist[:, 2], c[:, 1] + dist[:, 3]], 1)
-    boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, W)
-    boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, H)
-    sc, lb = best[keep], label[keep]
-    kept = nms(boxes, sc, lb, iou)[:100]
-    return boxes[kept], sc[kept], lb[kept]
-
-
 def check_detector_matches_torch(param, module, image):
     det = Detector(param)
     # layout read from the graph, size from the Input shape convert wrote
@@ -145,7 +106,9 @@ def check_detector_matches_torch(param, module, image):
     with torch.no_grad():
         out = module(torch.from_numpy(x[None])).numpy()[0]
     conf = float(np.quantile(out[:, :NUM_CLASSES].max(1), 0.98))  # ~2% of anchors pass
-    ref = numpy_decode(out, conf)
+    # the input is exactly W x H: the content fills it, source pixels are input pixels
+    ref = decode(out[:, :NUM_CLASSES], out[:, NUM_CLASSES:], (W, H, W, H, 0, 0, W, H), STRIDES,
+                 conf=conf)
     assert len(ref[0]) >= 5, "the test network should produce several detections"
     got = det.detect(image, conf=conf, iou=0.6)
     assert len(got) >= 5
@@ -202,3 +165,39 @@ def test_convert_pnnx_failure_is_an_error(tmp_path):
     with pytest.raises(RuntimeError, match="pnnx failed"):
         convert(bad, (W, H), tmp_path / "out", log=None)
     assert not (tmp_path / "out.param").exists()
+
+
+def _outs(*shapes, names=None):
+    rng = np.random.default_rng(1)
+    arrays = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    return arrays if names is None else dict(zip(names, arrays))
+
+
+def test_pair_outputs_by_shape_not_position():
+    """ncnn lists outputs in .param layer order, which need not be the source's output order."""
+    cls, reg = _outs((1, 3, 40, 32), (1, 32, 40, 32))
+    got = {"reg_out": reg[0].copy(), "cls_out": cls[0].copy()}  # reversed, other names
+    pairs = pair_outputs([(None, cls), (None, reg)], got)
+    assert [n for n, _, _ in pairs] == ["cls_out", "reg_out"]
+    for _, r, g in pairs:
+        np.testing.assert_array_equal(r.reshape(-1), g.reshape(-1))
+
+
+def test_pair_outputs_by_name_and_pnnx_index():
+    a, b = _outs((1, 100, 35), (1, 100, 35))  # same shape: only names / numbering can tell
+    by_name = pair_outputs([("x", a), ("y", b)], {"y": b[0], "x": a[0]})
+    assert [n for n, _, _ in by_name] == ["x", "y"]
+    by_index = pair_outputs([("output", a), ("aux", b)], {"out1": b[0], "out0": a[0]})
+    assert [(n, r is a) for n, r, _ in by_index] == [("out0", True), ("out1", False)]
+
+
+def test_pair_outputs_fails_clearly():
+    a, b = _outs((1, 100, 35), (1, 100, 35))
+    with pytest.raises(ParityError, match="several of the ncnn outputs"):
+        pair_outputs([(None, a), (None, b)], {"p": a[0], "q": b[0]})
+    with pytest.raises(ParityError, match="none of the ncnn outputs"):
+        pair_outputs([(None, a)], {"p": np.zeros((100, 36), np.float32)})
+    with pytest.raises(ParityError, match="the source has 2 outputs, the ncnn model 1"):
+        pair_outputs([(None, a), (None, b)], {"p": a[0]})
+    with pytest.raises(ParityError, match=r"output out0: \[100, 36\] in ncnn"):
+        pair_outputs([(None, a)], {"out0": np.zeros((100, 36), np.float32)})

@@ -98,6 +98,10 @@ def test_nms_modes(plus, bus):
     np.fill_diagonal(ious, 0)
     assert ious.max() <= 0.6
     assert len(plus.detect(bus, conf=0.2, max_det=2)) == 2
+    # max_det=0 is unlimited: as many as a huge limit, more than the default 100
+    unlimited = plus.detect(bus, conf=0.01, max_det=0)
+    assert len(unlimited) > 100 and len(plus.detect(bus, conf=0.01)) == 100
+    np.testing.assert_array_equal(unlimited.scores, plus.detect(bus, conf=0.01, max_det=10**6).scores)
     assert len(plus.detect(bus, conf=0.99)) == 0
 
 
@@ -108,7 +112,12 @@ def test_rgb_and_gray_and_bgra(plus, bus):
     bgra = np.dstack([bus, np.full(bus.shape[:2], 255, np.uint8)])
     np.testing.assert_allclose(plus.detect(bgra).xyxy, ref.xyxy, atol=1e-3)
     gray = bus.mean(2).astype(np.uint8)
-    assert plus.detect(gray).xyxy.shape[1] == 4  # runs on 1-channel input
+    on_gray = plus.detect(gray)  # a 1-channel image is the grey image in all three channels
+    assert len(on_gray) >= 3
+    as_bgr = plus.detect(np.dstack([gray] * 3))
+    np.testing.assert_allclose(on_gray.xyxy, as_bgr.xyxy, atol=1e-3)
+    np.testing.assert_allclose(on_gray.scores, as_bgr.scores, atol=1e-5)
+    np.testing.assert_array_equal(on_gray.class_ids, as_bgr.class_ids)
 
 
 def test_non_contiguous_views(plus, bus):
@@ -155,8 +164,13 @@ def test_detections_object(plus, bus):
     assert len(dets) == len(list(dets))
     first = dets[0]
     assert first.name == dets.names[first.class_id] and first.score == dets.scores[0]
-    sub = dets[dets.scores > 0.7]
-    assert isinstance(sub, nanodet_ncnn.Detections) and len(sub) <= len(dets)
+    mask = dets.scores > 0.7
+    assert 0 < mask.sum() < len(dets)
+    for sub in (dets[mask], dets[1:3], dets[np.array([2, 0])]):
+        assert isinstance(sub, nanodet_ncnn.Detections)
+        assert sub.times == dets.times and sub.input_size == dets.input_size == (416, 416)
+    np.testing.assert_array_equal(dets[mask].scores, dets.scores[mask])
+    np.testing.assert_array_equal(dets[np.array([2, 0])].xyxy, dets.xyxy[[2, 0]])
     assert dets.xyxy.dtype == np.float32 and dets.class_ids.dtype == np.int32
     import json
 
@@ -170,9 +184,9 @@ def test_input_size_option(bus):
     small = nanodet_ncnn.load("nanodet-plus-m-416", input_size=320)
     assert small.input_size == (320, 320)
     d = small.detect(bus)
-    assert d.times["input_size"] == (320, 320) and "bus" in d.class_names
+    assert d.input_size == (320, 320) and "bus" in d.class_names
     wide = nanodet_ncnn.load("nanodet-plus-m-416", input_size=(480, 320), resize="stretch")
-    assert wide.detect(bus).times["input_size"] == (480, 320)
+    assert wide.detect(bus).input_size == (480, 320)
 
 
 def test_fixed_shape_export(tmp_path, bus):

@@ -190,5 +190,6 @@ def test_zoo_rejects_wrong_file(monkeypatch, tmp_path):
     shutil.copy(p, folder / "nanodet_m.param")
     shutil.copy(b, folder / "nanodet_m.bin")
     monkeypatch.setenv("NANODET_NCNN_MODELS", str(tmp_path))
+    monkeypatch.setenv("NANODET_NCNN_CACHE", str(tmp_path / "cache"))
     with pytest.raises(zoo.ModelNotFoundError, match="sha256"):
         zoo.resolve("nanodet-m", download=False)

@@ -13,7 +13,7 @@ import nanodet_ncnn
 from nanodet_ncnn.detections import Detections
 from nanodet_ncnn.evaluate import (GroundTruth, class_mapping, coco_map, evaluate, load_coco_json,
                                    load_yolo)
-from conftest import COCO
+from conftest import COCO, model_paths
 
 
 def _gt(n_images=4):
@@ -135,6 +135,39 @@ def test_coco128_map_is_plausible_and_cli_agrees(tmp_path):
     assert p.returncode == 0, p.stderr
     cli = json.loads(out.read_text())
     assert cli["map"] == pytest.approx(r["map"], abs=1e-9)
+
+
+def _wheel_cls8(data: np.ndarray, fp16: bool) -> np.ndarray:
+    import ncnn
+
+    p, b = model_paths("plus_split")
+    net = ncnn.Net()
+    o = net.opt
+    o.use_vulkan_compute = False
+    o.use_fp16_packed = o.use_fp16_storage = o.use_fp16_arithmetic = fp16
+    assert net.load_param(str(p)) == 0 and net.load_model(str(b)) == 0
+    with net.create_extractor() as ex:
+        ex.input("data", ncnn.Mat(data).clone())
+        rc, m = ex.extract("cls8")
+        assert rc == 0
+        return np.array(m)
+
+
+def test_fp16_is_applied(bus):
+    """precision="fp16" reaches ncnn: where the ncnn wheel's fp16 output differs from its fp32
+    output on this CPU (ARMv8.2+), ours must differ too and agree with the wheel's fp16; where
+    ncnn has no fp16 path for these layers (x86 here) both must be bit-identical to fp32."""
+    ours = {p: nanodet_ncnn.load("nanodet-plus-m-416", precision=p, num_threads=1)
+            .extract_blobs(bus, ["data", "cls8"]) for p in ("fp32", "fp16")}
+    data = ours["fp32"]["data"]
+    np.testing.assert_array_equal(ours["fp16"]["data"], data)
+    w32, w16 = _wheel_cls8(data, False), _wheel_cls8(data, True)
+    np.testing.assert_allclose(ours["fp32"]["cls8"], w32, atol=1e-4)
+    if np.array_equal(w16, w32):
+        np.testing.assert_array_equal(ours["fp16"]["cls8"], ours["fp32"]["cls8"])
+    else:
+        assert not np.array_equal(ours["fp16"]["cls8"], ours["fp32"]["cls8"]), "fp16 ignored"
+        np.testing.assert_allclose(ours["fp16"]["cls8"], w16, atol=2e-2)
 
 
 def test_precision_switch(bus):

@@ -8,6 +8,7 @@ import nanodet_ncnn
 from conftest import (MODELS, assert_same_detections, coco_images, model_paths, shared_images,
                       unmatched_detections)
 from oracle import SPECS, Oracle
+from qr_images import PLACEMENTS, qr_scene
 
 CONF = 0.35
 # The INT8 graph matches the wheel to ~1e-8 on most boxes, but a requantization rounding that
@@ -65,7 +66,7 @@ def test_parity_shared_images(pair):
     key, ours, oracle = pair
     total = _compare_many(key, ours, oracle, shared_images())
     if SPECS[key].num_classes == 80:
-        assert total > 10  # the comparison compared something
+        assert total > 10  # the comparison compared something (QR codes: test_parity_qr_codes)
 
 
 @pytest.mark.slow
@@ -87,8 +88,8 @@ def test_parity_resize_modes(key, mode):
         got = ours.detect(img, conf=CONF)
         h, w = img.shape[:2]
         if mode == "dynamic":
-            assert max(got.times["input_size"]) == SPECS[key].size
-            assert all(v % 32 == 0 for v in got.times["input_size"])
+            assert max(got.input_size) == SPECS[key].size
+            assert all(v % 32 == 0 for v in got.input_size)
         ref = oracle.detect(img, conf=CONF, mode=mode)
         assert_same_detections((got.xyxy, got.scores, got.class_ids), ref, conf=CONF,
                                what=f"{key} {mode} {path.name}")
@@ -103,3 +104,26 @@ def test_parity_low_threshold_agnostic(bus):
     assert len(ref[0]) >= 5
     assert_same_detections((got.xyxy, got.scores, got.class_ids), ref, conf=0.1, nms_iou=0.5,
                            what="agnostic")
+
+
+def test_parity_qr_codes():
+    """The 1-class QR model on real QR codes (generated, pasted at several sizes and angles):
+    it must find each one, and agree with the oracle detection for detection."""
+    key = "plus_qr"
+    param, bin_ = model_paths(key)
+    ours = nanodet_ncnn.Detector(param, bin_, num_threads=1, precision="fp32")
+    oracle = Oracle(MODELS, SPECS[key])
+    found = 0
+    for path in shared_images()[:4]:
+        photo = cv2.imread(str(path))
+        for k in range(len(PLACEMENTS)):
+            img, (x1, y1, x2, y2) = qr_scene(photo, k)
+            ref = oracle.detect(img, conf=CONF)
+            got = ours.detect(img, conf=CONF)
+            assert_same_detections((got.xyxy, got.scores, got.class_ids), ref, conf=CONF,
+                                   what=f"{key} {path.name} qr {k}")
+            inside = [b for b, s in zip(got.xyxy, got.scores) if s > 0.6 and b[0] >= x1 - 2
+                      and b[1] >= y1 - 2 and b[2] <= x2 + 2 and b[3] <= y2 + 2]
+            assert inside, f"QR code {k} on {path.name} not found: {got.xyxy.tolist()}"
+            found += 1
+    assert found == 4 * len(PLACEMENTS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import ncnn
 import numpy as np
 import pytest
 
@@ -124,7 +125,6 @@ def test_keep_fp32_layers_stay_float():
 # --- calibration through the core ---------------------------------------------------------------
 
 def test_extract_blobs_matches_ncnn_wheel(bus):
-    ncnn = pytest.importorskip("ncnn")
     det = Detector(FP32[0], precision="fp32", num_threads=1)
     blobs = det.extract_blobs(bus, ["data", "cls8", "dis32"])
     assert blobs["data"].shape == (3, 416, 416)
@@ -139,6 +139,19 @@ def test_extract_blobs_matches_ncnn_wheel(bus):
             np.testing.assert_allclose(np.array(m), blobs[name], atol=2e-4, rtol=1e-3)
     with pytest.raises(Exception, match="no blob named"):
         det.extract_blobs(bus, ["nope"])
+
+
+def wheel_outputs(param, binf, data: np.ndarray, names) -> dict[str, np.ndarray]:
+    net = ncnn.Net()
+    assert net.load_param(str(param)) == 0 and net.load_model(str(binf)) == 0
+    out = {}
+    with net.create_extractor() as ex:
+        ex.input("data", ncnn.Mat(data).clone())
+        for n in names:
+            rc, m = ex.extract(n)
+            assert rc == 0
+            out[n] = np.array(m)
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -162,21 +175,21 @@ def test_kl_model_detects_in_core_and_wheel(kl_model, bus):
     bus_n, person_n = counts(list(d.class_names))
     assert bus_n >= 1 and person_n >= 3, list(d.class_names)
     # the ncnn wheel loads it too and agrees with the fp32 model on the head outputs
-    ncnn = pytest.importorskip("ncnn")
-    names = ["cls8", "dis8"]
+    names = ["cls8", "cls16", "cls32", "dis8"]
     ref = Detector(FP32[0], precision="fp32", num_threads=2).extract_blobs(bus, ["data"] + names)
-    net = ncnn.Net()
-    assert net.load_param(str(param)) == 0 and net.load_model(str(binf)) == 0
-    got = {}
-    with net.create_extractor() as ex:
-        ex.input("data", ncnn.Mat(ref["data"]).clone())
-        for n in names:
-            rc, m = ex.extract(n)
-            assert rc == 0
-            got[n] = np.array(m)
+    got = wheel_outputs(param, binf, ref["data"], names)
     for n in names:
         assert got[n].shape == ref[n].shape
-    assert np.abs(got["cls8"] - ref["cls8"]).mean() < 0.01  # sigmoid scores
+    # Sigmoid scores are ~0 almost everywhere, so compare on the 100 most confident fp32 scores,
+    # against ncnn's own INT8 export of the same model on the same anchors: an all-zero or
+    # mis-scaled output is far off, a sound calibration close to ncnn's.
+    shipped = wheel_outputs(*INT8, ref["data"], names[:3])
+    f32, ours, theirs = (np.concatenate([o[n].ravel() for n in names[:3]]) for o in (ref, got, shipped))
+    top = np.argsort(-f32)[:100]
+    ours_delta = np.abs(ours[top] - f32[top]).mean()
+    ncnn_delta = np.abs(theirs[top] - f32[top]).mean()
+    assert ours_delta < 2 * ncnn_delta, (ours_delta, ncnn_delta)
+    assert ours_delta < 0.5 * f32[top].mean(), (ours_delta, f32[top].mean())
     assert np.corrcoef(got["dis8"].ravel(), ref["dis8"].ravel())[0, 1] > 0.9  # box logits
 
 

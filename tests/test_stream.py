@@ -86,7 +86,7 @@ def test_workers_bit_identical_to_serial_detect(key):
         assert [r.path for r in got] == [str(p) for p in SOME_COCO]
         for r, d in zip(got, serial):
             same(r.detections, d)
-            assert r.detections.times["input_size"] == d.times["input_size"]
+            assert r.detections.input_size == d.input_size
 
 
 def test_workers_on_folder_array_stack_and_video(model, frames, video):

@@ -13,6 +13,7 @@ from pathlib import Path
 from ._core import InputError, ModelError, NanodetError, kernels, ncnn_version
 from .detections import Detection, Detections
 from .detector import Detector, read_image
+from .errors import NanodetRuntimeError
 from .names import COCO_NAMES
 from .results import Result, Results, VideoPrediction
 from .zoo import ModelNotFoundError, models
@@ -21,15 +22,18 @@ __version__ = "0.1.0"
 
 __all__ = ["load", "Detector", "Detections", "Detection", "Result", "Results", "VideoPrediction",
            "models", "read_image", "COCO_NAMES",
-           "ModelError", "InputError", "NanodetError", "ModelNotFoundError", "ncnn_version",
+           "ModelError", "InputError", "NanodetError", "NanodetRuntimeError", "ModelNotFoundError",
+           "ncnn_version",
            "kernels", "__version__"]
 
 
 def load(model: str | os.PathLike, bin: str | os.PathLike | None = None, **kwargs) -> Detector:
     """A Detector from a zoo name (see ``models()``), a .param path (bin beside it, or given),
-    or a folder holding one .param/.bin pair. Keyword arguments go to :class:`Detector`."""
+    or a folder holding one .param/.bin pair. Keyword arguments go to :class:`Detector`; one
+    given as None means "the default" (the zoo entry's value, else the Detector's)."""
     from . import zoo
 
+    kwargs = {k: v for k, v in kwargs.items() if v is not None}
     if isinstance(model, str) and model in zoo.MODELS:
         param, bin_path, entry = zoo.resolve(model)
         kwargs.setdefault("input_size", entry.input_size)

@@ -3,6 +3,7 @@ bench_arm when it is installed (same Detector and Pool, no Python in the loop); 
 the same calls from Python. Both write one JSON schema (SCHEMA; fields in docs/arm.md)."""
 from __future__ import annotations
 
+import argparse
 import json
 import platform
 import shutil
@@ -159,20 +160,43 @@ def print_table(r: dict) -> None:
         print(f"throughput {t['fps']:.2f} frames/s ({t['frames']} frames in {t['wall_s']:.3f} s)")
 
 
+def _runs(args):
+    """One argparse namespace per (threads, precision) combination."""
+    threads = args.threads if isinstance(args.threads, list) else [args.threads]  # None: default
+    precisions = args.precision if isinstance(args.precision, list) else [args.precision]
+    for t in threads:
+        for p in precisions:
+            yield argparse.Namespace(**{**vars(args), "threads": t, "precision": p})
+
+
 def main(args) -> int:
     if args.loops < 1 or args.warmup < 0:
         raise ValueError("--loops must be >= 1 and --warmup >= 0")
     if args.workers is not None and not 1 <= args.workers <= 256:
         raise ValueError("--workers must be between 1 and 256")
-    if args.threads is not None and not 1 <= args.threads <= 256:
+    if args.threads is not None and not all(1 <= t <= 256 for t in
+                                            (args.threads if isinstance(args.threads, list) else [args.threads])):
         raise ValueError("--threads must be between 1 and 256")
     if not Path(args.image).exists():
         raise FileNotFoundError(f"image not found: {args.image}")
     exe = None if args.python else find_bench_arm()
-    if exe:
-        return run_bench_arm(exe, args)
-    r = python_bench(args)
-    print_table(r)
+    reports = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for k, run in enumerate(_runs(args)):
+            if exe:
+                run.json = str(Path(tmp) / f"run{k}.json")
+                rc = run_bench_arm(exe, run)
+                if rc:
+                    return rc
+                reports.append(json.loads(Path(run.json).read_text()))
+            else:
+                reports.append(python_bench(run))
+                print_table(reports[-1])
     if args.json:
-        Path(args.json).write_text(json.dumps(r, indent=2))
+        Path(args.json).write_text(json.dumps(reports[0] if len(reports) == 1 else reports, indent=2))
+    if getattr(args, "plot", None):
+        from .plots import plot_latency
+
+        plot_latency(reports, args.plot)
+        print(f"plot: {args.plot}", file=sys.stderr)
     return 0

@@ -246,11 +246,17 @@ def cmd_eval(args) -> int:
     model = _load(args)
     result = evaluate(model, args.data, images_dir=args.images, conf=args.conf, iou=args.iou,
                       nms=args.nms, max_det=args.max_det, progress=not args.json,
-                      limit=args.limit)
+                      limit=args.limit, curves=bool(args.plots))
     result["model"] = args.model
     result["precision"] = args.precision
     if args.save_json:
         Path(args.save_json).write_text(json.dumps(result, indent=2))
+    if args.plots:
+        from .plots import save_eval_plots
+
+        saved = save_eval_plots(result, args.plots)
+        if not args.json:
+            print("plots: " + ", ".join(str(p) for p in saved.values()), file=sys.stderr)
     print(json.dumps(result, indent=2) if args.json else format_table(result))
     return 0
 
@@ -317,6 +323,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--limit", type=int, help="only the first N images")
     e.add_argument("--json", action="store_true", help="print JSON instead of a table")
     e.add_argument("--save-json", help="also write the results to this file")
+    e.add_argument("--plots", metavar="DIR", help="write precision-recall curves and a confusion "
+                                                  "matrix as PNGs to DIR (needs matplotlib)")
     e.set_defaults(func=cmd_eval)
 
     b = sub.add_parser("bench", help="per-stage latency or frames/s (delegates to bench_arm when installed)",
@@ -327,18 +335,21 @@ def build_parser() -> argparse.ArgumentParser:
                                    "checkout.")
     b.add_argument("--model", "-m", default=DEFAULT_MODEL)
     b.add_argument("--image", required=True)
-    b.add_argument("--threads", type=int, help="ncnn threads per inference (default: min(4, "
-                   "cores) alone, 1 per worker with --workers)")
+    b.add_argument("--threads", type=int, nargs="+", help="ncnn threads per inference (default: "
+                   "min(4, cores) alone, 1 per worker with --workers); several values: one run "
+                   "each, side by side in --plot")
     b.add_argument("--workers", type=int, help="throughput mode: N workers on one model, "
                    "frames/s and per-worker latency")
     b.add_argument("--cores", choices=["all", "big", "little"], default="all",
                    help="CPU cluster of a big.LITTLE CPU to run on")
     b.add_argument("--loops", type=int, default=50)
     b.add_argument("--warmup", type=int, default=5)
-    b.add_argument("--precision", choices=["auto", "fp32", "fp16", "int8"], default="auto")
+    b.add_argument("--precision", choices=["auto", "fp32", "fp16", "int8"], nargs="+",
+                   default=["auto"], help="one or more precisions")
     b.add_argument("--input-size", type=int, nargs="+", metavar=("W", "H"))
     b.add_argument("--resize", choices=["letterbox", "dynamic", "stretch"], default="letterbox")
-    b.add_argument("--json", help="write the results to this JSON file")
+    b.add_argument("--json", help="write the results to this JSON file (a list for several runs)")
+    b.add_argument("--plot", metavar="OUT.png", help="draw per-stage latency bars (needs matplotlib)")
     b.add_argument("--python", action="store_true", help="time from Python even if bench_arm exists")
     b.set_defaults(func=cmd_bench)
 
@@ -390,10 +401,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (FileNotFoundError, IsADirectoryError, ValueError, TypeError, KeyError, OSError,
-            RuntimeError, ImportError) as exc:
-        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"nanodet-ncnn: error: {msg}", file=sys.stderr)
+    except Exception as exc:
+        from .errors import USER_ERRORS
+
+        if not isinstance(exc, USER_ERRORS):
+            raise  # a bug: keep the traceback
+        print(f"nanodet-ncnn: error: {exc}", file=sys.stderr)
         return 2
 
 

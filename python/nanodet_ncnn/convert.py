@@ -34,10 +34,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import NanodetRuntimeError
 from .ncnn_model import Model
 
 
-class ParityError(RuntimeError):
+class ParityError(NanodetRuntimeError):
     """The converted ncnn model's outputs differ from the source model's beyond the tolerance."""
 
 
@@ -95,7 +96,7 @@ def run_pnnx(src: Path, w: int, h: int, out_prefix: Path, fp16: bool, dynamic: b
     log = proc.stdout
     if proc.returncode != 0 or not param.exists() or not binf.exists() or param.stat().st_size == 0:
         tail = "\n".join(log.strip().splitlines()[-12:])
-        raise RuntimeError(f"pnnx failed on {src} (exit code {proc.returncode}); last lines:\n{tail}")
+        raise NanodetRuntimeError(f"pnnx failed on {src} (exit code {proc.returncode}); last lines:\n{tail}")
     return log
 
 
@@ -114,7 +115,7 @@ def _ncnn_net(param: Path, binf: Path):
             setattr(net.opt, k, False)
     net.opt.num_threads = 1
     if net.load_param(str(param)) != 0 or net.load_model(str(binf)) != 0:
-        raise RuntimeError(f"ncnn could not load {param}")
+        raise NanodetRuntimeError(f"ncnn could not load {param}")
     return net
 
 
@@ -168,14 +169,16 @@ def _set_input_shape(param: Path, binf: Path, w: int, h: int) -> None:
 
 # --- source side ---------------------------------------------------------------------------
 
-def source_forward(src: Path, x: np.ndarray) -> list[np.ndarray]:
+def source_forward(src: Path, x: np.ndarray) -> list[tuple[str | None, np.ndarray]]:
+    """[(output name or None, array), ...] of the source model, in its own output order."""
     if src.suffix.lower() == ".onnx":
         try:
             import onnxruntime as ort
         except ImportError as exc:
             raise ImportError("the ONNX parity check needs onnxruntime: pip install onnxruntime") from exc
         sess = ort.InferenceSession(str(src), providers=["CPUExecutionProvider"])
-        return [np.asarray(o) for o in sess.run(None, {sess.get_inputs()[0].name: x})]
+        outs = sess.run(None, {sess.get_inputs()[0].name: x})
+        return [(o.name, np.asarray(v)) for o, v in zip(sess.get_outputs(), outs)]
     try:
         import torch
     except ImportError as exc:
@@ -193,30 +196,60 @@ def source_forward(src: Path, x: np.ndarray) -> list[np.ndarray]:
             for e in v.values():
                 walk(e)
         else:
-            flat.append(v.detach().cpu().numpy())
+            flat.append((None, v.detach().cpu().numpy()))
 
     walk(y)
     return flat
 
 
+def _squeezed(shape) -> tuple[int, ...]:
+    # ncnn drops the batch axis (and other unit axes) that the source keeps
+    return tuple(int(d) for d in shape if d != 1)
+
+
+def pair_outputs(ref: list[tuple[str | None, np.ndarray]],
+                 got: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """[(ncnn name, source array, ncnn array), ...]: by name when the source's names are the
+    ncnn blob names, by pnnx's ``out<i>`` numbering (the source's output order), else by shape
+    when every shape is unique. ncnn's output list order is the layer order of the .param file,
+    not the source's output order, so position alone can pair the wrong outputs."""
+    if len(ref) != len(got):
+        raise ParityError(f"the source has {len(ref)} outputs, the ncnn model {len(got)}")
+    src_names = [n for n, _ in ref]
+    if all(n is not None and n in got for n in src_names) and len(set(src_names)) == len(ref):
+        pairs = [(n, r, got[n]) for n, r in ref]
+    elif set(got) == {f"out{i}" for i in range(len(ref))}:
+        pairs = [(f"out{i}", r, got[f"out{i}"]) for i, (_, r) in enumerate(ref)]
+    else:
+        by_shape: dict[tuple, list[str]] = {}
+        for n, g in got.items():
+            by_shape.setdefault(_squeezed(g.shape), []).append(n)
+        pairs = []
+        for i, (_, r) in enumerate(ref):
+            cands = by_shape.get(_squeezed(r.shape), [])
+            if len(cands) != 1:
+                shapes = {n: list(g.shape) for n, g in got.items()}
+                raise ParityError(
+                    f"cannot pair source output {i} (shape {list(r.shape)}) with an ncnn output: "
+                    f"{'several' if cands else 'none'} of the ncnn outputs {shapes} have that "
+                    "shape and the names do not match the source's")
+            pairs.append((cands[0], r, got[cands[0]]))
+    if len({n for n, _, _ in pairs}) != len(pairs):
+        raise ParityError("two source outputs map to one ncnn output: cannot pair them")
+    for n, r, g in pairs:
+        if _squeezed(r.shape) != _squeezed(g.shape):
+            raise ParityError(f"output {n}: {list(g.shape)} in ncnn vs {list(r.shape)} in the source")
+    return pairs
+
+
 def parity(src: Path, param: Path, binf: Path, w: int, h: int, seed: int = 0) -> list[dict]:
     """Max abs differences between the source and the ncnn model, output by output."""
     x = np.random.default_rng(seed).standard_normal((1, 3, h, w)).astype(np.float32)
-    ref = source_forward(src, x)
-    got = ncnn_forward(param, binf, x)
-    names = list(got)
-    if len(ref) != len(names):
-        raise ParityError(f"the source has {len(ref)} outputs, the ncnn model {len(names)}")
     rows = []
-    for name, r in zip(names, ref):
-        g = got[name]
-        r = np.asarray(r, np.float32)
-        if r.size != g.size:
-            raise ParityError(f"output {name}: {g.shape} in ncnn vs {r.shape} in the source")
-        r = r.reshape(-1)
-        g = g.reshape(-1)
-        diff = float(np.max(np.abs(r - g))) if r.size else 0.0
-        rows.append({"output": name, "shape": list(got[name].shape), "max_abs_diff": diff,
+    for name, r, g in pair_outputs(source_forward(src, x), ncnn_forward(param, binf, x)):
+        r = np.asarray(r, np.float32).reshape(-1)
+        diff = float(np.max(np.abs(r - g.reshape(-1)))) if r.size else 0.0
+        rows.append({"output": name, "shape": list(g.shape), "max_abs_diff": diff,
                      "max_abs_value": float(np.max(np.abs(r))) if r.size else 0.0})
     return rows
 

@@ -25,15 +25,17 @@ class Detections:
     int32 and ``names`` (every class name of the model); ``tracker_id`` (n,) int32 after
     tracking (-1 where untracked), else None. Supports ``len``, iteration (yielding
     :class:`Detection`), integer indexing, and slicing / boolean masks / index arrays (yielding
-    ``Detections``).
+    ``Detections``, which keep ``times`` and ``input_size``).
     """
 
-    __slots__ = ("xyxy", "scores", "class_ids", "names", "times", "tracker_id")
+    __slots__ = ("xyxy", "scores", "class_ids", "names", "times", "tracker_id", "input_size")
 
     def __init__(self, xyxy, scores, class_ids, names: Sequence[str], times: dict | None = None,
-                 tracker_id=None):
+                 tracker_id=None, input_size: tuple[int, int] | None = None):
         #: per-stage milliseconds of the call that produced these detections (if any)
         self.times = dict(times or {})
+        #: (width, height) of the network input that call used (if any)
+        self.input_size = tuple(input_size) if input_size is not None else None
         self.xyxy = np.asarray(xyxy, dtype=np.float32).reshape(-1, 4)
         self.scores = np.asarray(scores, dtype=np.float32).reshape(-1)
         self.class_ids = np.asarray(class_ids, dtype=np.int32).reshape(-1)
@@ -63,7 +65,8 @@ class Detections:
             return Detection(tuple(float(v) for v in self.xyxy[i]), float(self.scores[i]), c,
                              self.class_name(c), tid)
         return Detections(self.xyxy[index], self.scores[index], self.class_ids[index], self.names,
-                          tracker_id=None if self.tracker_id is None else self.tracker_id[index])
+                          self.times, None if self.tracker_id is None else self.tracker_id[index],
+                          self.input_size)
 
     def class_name(self, class_id: int) -> str:
         return self.names[class_id] if 0 <= class_id < len(self.names) else str(class_id)

@@ -43,6 +43,8 @@ class Detector:
     "little" pins the threads running inference to that cluster of a big.LITTLE CPU (ncnn's
     powersave modes); on CPUs without such clusters every mode uses all cores. ``workers`` and
     ``threads_per_worker``: the defaults of :meth:`predict` for many frames (throughput mode).
+    ``max_det``: the most detections kept per image after NMS (highest scores first); 0 means
+    unlimited.
     """
 
     def __init__(self, param: str | os.PathLike, bin: str | os.PathLike | None = None, *,
@@ -211,8 +213,7 @@ class Detector:
                     max_candidates=int(max_candidates))
 
     def _detections(self, xyxy, scores, class_ids, times, insize) -> Detections:
-        times["input_size"] = insize
-        return Detections(xyxy, scores, class_ids, self.names, times)
+        return Detections(xyxy, scores, class_ids, self.names, times, input_size=insize)
 
     __call__ = detect
 

@@ -130,8 +130,10 @@ def class_mapping(model_names: list[str], data_names: list[str]) -> list[int]:
     raise ValueError("the model's classes do not match the dataset's (by name or by count)")
 
 
-def coco_map(gt: GroundTruth, predictions: list[dict]) -> dict:
-    """mAP figures for predictions [{"image_id", "class_id", "xyxy", "score"}] against gt."""
+def coco_map(gt: GroundTruth, predictions: list[dict], curves: bool = False) -> dict:
+    """mAP figures for predictions [{"image_id", "class_id", "xyxy", "score"}] against gt.
+    ``curves``: also the IoU-0.5 precision-recall curves ("pr_curve": recall points, precision
+    per class present in gt, their mean)."""
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
@@ -170,13 +172,61 @@ def coco_map(gt: GroundTruth, predictions: list[dict]) -> dict:
         p = prec[:, :, k]
         p = p[p > -1]
         result["per_class"][name] = float(p.mean()) if p.size else 0.0
+    if curves:
+        at50 = np.clip(prec[0], 0, None)  # [R, K]; -1 (no such class) only for absent classes
+        per_class = {name: at50[:, k].tolist() for k, name in enumerate(gt.names) if k in present}
+        result["pr_curve"] = {"iou": 0.5, "recall": ev.params.recThrs.tolist(), "per_class": per_class,
+                              "mean": np.mean([per_class[n] for n in per_class], 0).tolist()}
     return result
+
+
+def confusion_matrix(gt: GroundTruth, predictions: list[dict], conf: float = 0.25,
+                     iou: float = 0.5) -> dict:
+    """Predicted (rows) x true (columns) class counts, the last row / column "background": per
+    image, predictions scoring >= conf are matched to ground truth boxes of any class with IoU
+    >= iou, best IoU first (as ultralytics' val does)."""
+    n = len(gt.names)
+    m = np.zeros((n + 1, n + 1), np.int64)
+    by_image: dict = {}
+    for b in gt.boxes:
+        by_image.setdefault(b["image_id"], ([], []))[0].append(b)
+    for p in predictions:
+        if p["score"] >= conf:
+            by_image.setdefault(p["image_id"], ([], []))[1].append(p)
+    for gts, preds in by_image.values():
+        g = np.array([b["xyxy"] for b in gts], float).reshape(-1, 4)
+        d = np.array([p["xyxy"] for p in preds], float).reshape(-1, 4)
+        lt = np.maximum(d[:, None, :2], g[None, :, :2])
+        rb = np.minimum(d[:, None, 2:], g[None, :, 2:])
+        inter = np.clip(rb - lt, 0, None).prod(2)
+        area = lambda a: np.clip(a[:, 2:] - a[:, :2], 0, None).prod(1)  # noqa: E731
+        union = area(d)[:, None] + area(g)[None, :] - inter
+        ious = np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
+        used_d, used_g = set(), set()
+        for flat in np.argsort(-ious, axis=None, kind="stable"):
+            i, j = divmod(int(flat), len(gts))
+            if ious[i, j] < iou:
+                break
+            if i in used_d or j in used_g:
+                continue
+            used_d.add(i)
+            used_g.add(j)
+            m[preds[i]["class_id"], gts[j]["class_id"]] += 1
+        for j, b in enumerate(gts):
+            if j not in used_g:
+                m[n, b["class_id"]] += 1
+        for i, p in enumerate(preds):
+            if i not in used_d:
+                m[p["class_id"], n] += 1
+    return {"names": list(gt.names) + ["background"], "matrix": m.tolist(), "conf": conf,
+            "iou": iou}
 
 
 def evaluate(model, data: str | os.PathLike, *, images_dir=None, conf: float = 0.001,
              iou: float = 0.6, nms: str = "class", max_det: int = 100, progress: bool = True,
-             limit: int | None = None) -> dict:
-    """Runs `model` (a Detector) over the dataset and returns coco_map()'s figures plus timing."""
+             limit: int | None = None, curves: bool = False) -> dict:
+    """Runs `model` (a Detector) over the dataset and returns coco_map()'s figures plus timing;
+    ``curves``: also the precision-recall curves and the confusion matrix (for plots)."""
     from .sources import to_frames
 
     gt = load_dataset(data, images_dir)
@@ -204,7 +254,9 @@ def evaluate(model, data: str | os.PathLike, *, images_dir=None, conf: float = 0
                 bar.update(1)
     if bar:
         bar.close()
-    out = coco_map(gt, preds)
+    out = coco_map(gt, preds, curves=curves)
+    if curves:
+        out["confusion"] = confusion_matrix(gt, preds)
     out["detect_ms_median"] = float(np.median(times)) if times else 0.0
     return out
 

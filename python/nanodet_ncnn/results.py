@@ -23,14 +23,16 @@ def show_image(image: np.ndarray, title: str = "nanodet-ncnn", wait: int = 0) ->
     """Shows a BGR image in a window; a clear error where no window can be opened."""
     import cv2
 
+    from .errors import NanodetRuntimeError
+
     if not _has_display():
-        raise RuntimeError("cannot show a window: no display (DISPLAY/WAYLAND_DISPLAY unset). "
+        raise NanodetRuntimeError("cannot show a window: no display (DISPLAY/WAYLAND_DISPLAY unset). "
                            "Use .save(path) instead, or run where a desktop is available.")
     try:
         cv2.imshow(title, image)
         return cv2.waitKey(wait)
     except cv2.error as exc:
-        raise RuntimeError("cannot show a window: this OpenCV build has no GUI support "
+        raise NanodetRuntimeError("cannot show a window: this OpenCV build has no GUI support "
                            "(opencv-python-headless). Install opencv-python for .show(), or use "
                            ".save(path).") from exc
 
@@ -56,7 +58,7 @@ class Result:
         self.path = path
         self.index = index
         self.pixel_format = pixel_format
-        self.speed = {k: v for k, v in detections.times.items() if k != "input_size"}
+        self.speed = dict(detections.times)
 
     # convenience pass-throughs
     xyxy = property(lambda self: self.detections.xyxy)

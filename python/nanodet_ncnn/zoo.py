@@ -8,6 +8,7 @@ checked against its sha256.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -135,23 +136,23 @@ def _download(url: str, dest: Path, sha256: str, progress: bool) -> None:
 
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, suffix=".part")
+    out = os.fdopen(fd, "wb")  # owns the descriptor from here on, closed on every path
     try:
-        with urllib.request.urlopen(url, timeout=60) as resp, os.fdopen(fd, "wb") as out:
+        with out, urllib.request.urlopen(url, timeout=60) as resp:
             total = int(resp.headers.get("Content-Length") or 0) or None
             bar = None
             if progress:
                 from tqdm.auto import tqdm
 
                 bar = tqdm(total=total, unit="B", unit_scale=True, desc=dest.name, leave=False)
-            while True:
-                chunk = resp.read(1 << 16)
-                if not chunk:
-                    break
-                out.write(chunk)
+            try:
+                for chunk in iter(lambda: resp.read(1 << 16), b""):
+                    out.write(chunk)
+                    if bar:
+                        bar.update(len(chunk))
+            finally:
                 if bar:
-                    bar.update(len(chunk))
-            if bar:
-                bar.close()
+                    bar.close()
         got = sha256_of(Path(tmp))
         if got != sha256:
             raise ModelNotFoundError(f"downloaded {dest.name} has sha256 {got}, expected {sha256}")
@@ -162,17 +163,19 @@ def _download(url: str, dest: Path, sha256: str, progress: bool) -> None:
 
 
 def _resolve_file(model: ZooModel, f: ModelFile, download: bool, progress: bool) -> Path:
+    stale: list[str] = []
     for cand in _offline_candidates(model, f):
         if cand.is_file():
             got = sha256_of(cand)
-            if got != f.sha256:
-                raise ModelNotFoundError(
-                    f"{cand} has sha256 {got}, but model '{model.name}' pins {f.sha256}: "
-                    "a different file sits under the expected name")
-            return cand
+            if got == f.sha256:
+                return cand
+            stale.append(f"{cand} has sha256 {got}, but model '{model.name}' pins {f.sha256}")
     dest = cache_dir() / model.folder / f.name
     if not download:
-        raise ModelNotFoundError(_not_found_message(model, f))
+        raise ModelNotFoundError("; ".join(stale + [_not_found_message(model, f)]))
+    if stale:
+        print(f"nanodet-ncnn: {'; '.join(stale)}: ignoring it and downloading {f.name} again",
+              file=sys.stderr)
     try:
         _download(model.url(f), dest, f.sha256, progress)
     except ModelNotFoundError:
