@@ -175,8 +175,10 @@ for arch in "${ARCHES[@]}"; do
             done
             # host-only: the conversion tools (torch/pnnx) and the tests that start the
             # interpreter as a subprocess (no binfmt_misc for qemu in these containers)
-            run_pytest broad cortex-a72 -m "not slow" tests --ignore=tests/test_convert.py \
-                --ignore=tests/test_cli.py --ignore=tests/test_readme.py
+            # The modules below are the ones checked under emulation so far; the stream, serve,
+            # track, pickle and plot modules still need their emulated dependencies.
+            run_pytest broad cortex-a72 -m "not slow" tests/test_detect.py tests/test_errors.py \
+                tests/test_parity.py tests/test_pool.py tests/test_reliability.py
         fi
         ;;
     armv7l)
