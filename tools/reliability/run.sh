@@ -45,6 +45,8 @@ arch=$(uname -m)
 find_prefix() {
     local p
     for p in $(ls -td "$CACHE"/install/ncnn-*-"$arch"-*/ 2>/dev/null); do
+        # toolchain-file builds (cross, or the zig release builds) are named ncnn-VER-Linux-ARCH-KEY
+        [[ $p == */ncnn-*-Linux-* ]] && continue
         [ -f "$p/.complete" ] && [ -f "$p/lib/cmake/ncnn/ncnnConfig.cmake" ] && { echo "${p%/}"; return; }
     done
 }
