@@ -97,6 +97,19 @@ public:
 
     int load_param(const ncnn::ParamDict& pd) override {
         int r = inner_->load_param(pd);
+        if (typeindex == ncnn::LayerType::Convolution ||
+            typeindex == ncnn::LayerType::ConvolutionDepthWise) {
+            // ncnn derives a convolution's input channels from its weight count and never checks
+            // them against the blob it gets: a mismatch reads past (or through null) weights.
+            const long outputs = pd.get(0, 0), kw = pd.get(1, 0), kh = pd.get(11, int(kw));
+            const long weights = pd.get(6, 0);
+            const long group = typeindex == ncnn::LayerType::Convolution ? 1 : pd.get(7, 1);
+            const long per_input = outputs * kw * kh;
+            conv_inputs_ = per_input > 0 && weights > 0 && group > 0 &&
+                                   (weights * group) % per_input == 0
+                               ? weights * group / per_input
+                               : -1;
+        }
         sync();
         return r;
     }
@@ -149,6 +162,8 @@ public:
     }
     int forward(const ncnn::Mat& in, ncnn::Mat& out, const ncnn::Option& opt) const override {
         if (kind_ == Reshape && !reshape_fits(target_, in)) return -1;
+        if (conv_inputs_ != 0 && (in.dims != 3 || long(in.c) * in.elempack != conv_inputs_))
+            return -1;
         int r = inner_->forward(in, out, opt);
         // A Reshape whose fixed sizes do not fit its input can hand on a blob that claims more
         // elements than were allocated: the next layer reads past the buffer.
@@ -205,6 +220,7 @@ private:
     int axis_;  // Concat's param 0
     bool int8_;  // Weights: the param declares int8 weights (int8_scale_term, param 8)
     ReshapeTarget target_;  // Reshape: the sizes its param asks for
+    long conv_inputs_ = 0;  // Convolution: input channels its weights imply (-1: none fit)
     std::string problem_;
 };
 
