@@ -74,6 +74,19 @@ bool reshape_fits(const ReshapeTarget& t, const ncnn::Mat& in) {
     return inferred || product == n;
 }
 
+// The input channels a (depthwise) convolution's weight count implies, as ncnn derives them:
+// ncnn never checks them against the blob it gets, and a mismatch reads past (or through null)
+// weights. -1 when no channel count fits the weights.
+long conv_inputs(const ParamLayer& L, bool depthwise) {
+    const long outputs = L.int_param(0, 0), kw = L.int_param(1, 0), kh = L.int_param(11, int(kw));
+    const long weights = L.int_param(6, 0);
+    const long group = depthwise ? L.int_param(7, 1) : 1;
+    const long per_input = outputs * kw * kh;
+    if (per_input <= 0 || weights <= 0 || group <= 0 || (weights * group) % per_input != 0)
+        return -1;
+    return weights * group / per_input;
+}
+
 // Wraps one ncnn layer: same flags, same behaviour, plus an input check before forward.
 class Guarded : public ncnn::Layer {
 public:
@@ -97,19 +110,6 @@ public:
 
     int load_param(const ncnn::ParamDict& pd) override {
         int r = inner_->load_param(pd);
-        if (typeindex == ncnn::LayerType::Convolution ||
-            typeindex == ncnn::LayerType::ConvolutionDepthWise) {
-            // ncnn derives a convolution's input channels from its weight count and never checks
-            // them against the blob it gets: a mismatch reads past (or through null) weights.
-            const long outputs = pd.get(0, 0), kw = pd.get(1, 0), kh = pd.get(11, int(kw));
-            const long weights = pd.get(6, 0);
-            const long group = typeindex == ncnn::LayerType::Convolution ? 1 : pd.get(7, 1);
-            const long per_input = outputs * kw * kh;
-            conv_inputs_ = per_input > 0 && weights > 0 && group > 0 &&
-                                   (weights * group) % per_input == 0
-                               ? weights * group / per_input
-                               : -1;
-        }
         sync();
         return r;
     }
@@ -144,6 +144,7 @@ public:
         return r;
     }
     const std::string& problem() const { return problem_; }
+    void expect_input_channels(long c) { conv_inputs_ = c; }
     int create_pipeline(const ncnn::Option& opt) override {
         inner_->featmask = featmask;
         int r = inner_->create_pipeline(opt);
@@ -245,8 +246,15 @@ void guard_layer_inputs(ncnn::Net& net, const ParamGraph& graph) {
                  layer->typeindex == ncnn::LayerType::InnerProduct ||
                  layer->typeindex == ncnn::LayerType::Deconvolution ||
                  layer->typeindex == ncnn::LayerType::DeconvolutionDepthWise)
-            layer = new Guarded(layer, Guarded::Weights, 0,
-                                i < graph.layers.size() && graph.layers[i].int_param(8, 0) > 0);
+        {
+            Guarded* g = new Guarded(layer, Guarded::Weights, 0,
+                                     i < graph.layers.size() && graph.layers[i].int_param(8, 0) > 0);
+            const bool depthwise = layer->typeindex == ncnn::LayerType::ConvolutionDepthWise;
+            if (i < graph.layers.size() &&
+                (depthwise || layer->typeindex == ncnn::LayerType::Convolution))
+                g->expect_input_channels(conv_inputs(graph.layers[i], depthwise));
+            layer = g;
+        }
     }
 }
 
