@@ -36,7 +36,7 @@ def main(argv=None) -> int:
     import ray
 
     import nanodet_ncnn
-    from nanodet_ncnn.batch_rows import list_inputs
+    from nanodet_ncnn.batch_rows import list_inputs, parquet_summary
     from nanodet_ncnn.ray import NanoDetPredictor
     ray.init(address=args.address, include_dashboard=False)
     t0 = time.perf_counter()
@@ -56,12 +56,7 @@ def main(argv=None) -> int:
     out.write_parquet(args.out)
     dt = time.perf_counter() - t0
 
-    import pyarrow.parquet as pq
-
-    table = pq.read_table(args.out, columns=["scores", "error"])
-    n = table.num_rows
-    found = sum(len(s) for s in table.column("scores").to_pylist())
-    bad = sum(e is not None for e in table.column("error").to_pylist())
+    n, found, bad = parquet_summary(args.out)
     print(f"{n} images, {found} detections, {bad} unreadable -> {args.out} "
           f"({n / dt:.1f} images/s including start-up)")
     return 0

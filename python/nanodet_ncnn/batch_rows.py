@@ -94,3 +94,13 @@ def rows_to_arrow(rows: Iterable[dict], passthrough: dict[str, Any] | None = Non
         arrays.append(pa.array([r[field.name] for r in rows], type=field.type))
         fields.append(field)
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def parquet_summary(path: str | os.PathLike) -> tuple[int, int, int]:
+    """(rows, detections, unreadable inputs) of a result written in :func:`arrow_schema`."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path, columns=["scores", "error"])
+    found = sum(len(s) for s in table.column("scores").to_pylist())
+    bad = sum(e is not None for e in table.column("error").to_pylist())
+    return table.num_rows, found, bad
