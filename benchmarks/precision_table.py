@@ -5,7 +5,10 @@ measured side by side in one run. Prints a markdown table and writes JSON.
     python benchmarks/precision_table.py --json out.json --iters 30
 
 Calibration uses the even-indexed half of COCO128 (64 images); mAP is reported on all 128
-images and on the 64 held-out (odd-indexed) images that calibration never saw. Latency: median
+images and on the 64 held-out (odd-indexed) images that calibration never saw. When ncnn's own
+ncnn2table + ncnn2int8 are built (tools/quantize/build_ncnn2int8.sh, or --ncnn-tools DIR), they
+calibrate the same fp32 model on the same 64 images, fed as .npy files of our own preprocessed
+input (letterbox, mean/norm), with kl and aciq: the same-network, same-images comparison. Latency: median
 of `iters` detect() calls on bus.jpg per model and thread count, the models interleaved call by
 call so that they share the machine's state.
 """
@@ -16,6 +19,7 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -40,12 +44,57 @@ def subset(coco: Path, images: list[Path], dst: Path) -> Path:
     return dst
 
 
+def ncnn_tools(arg: str | None) -> Path | None:
+    """The folder holding ncnn2table and ncnn2int8, or None (with the reason on stderr)."""
+    if arg:
+        return Path(arg)
+    r = subprocess.run(["bash", str(ROOT / "tools" / "quantize" / "build_ncnn2int8.sh")],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        print(f"no ncnn2int8 rows: {r.stderr.strip()}", file=sys.stderr)
+        return None
+    return Path(r.stdout.strip().splitlines()[-1])
+
+
+def ncnn2int8_models(tools: Path, fp32: Path, calib: list[Path], det, out_dir: Path,
+                     methods=("kl", "aciq")) -> list[tuple[str, Path]]:
+    """ncnn2table + ncnn2int8 on `calib`, fed our own preprocessed input blob as .npy."""
+    import cv2
+    import numpy as np
+    from nanodet_ncnn.ncnn_model import Model
+
+    src = next(L for L in Model.load(fp32).layers if L.type == "Input").tops[0]
+    npy = out_dir / "calib_npy"
+    npy.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for p in calib:
+        a = det.extract_blobs(cv2.imread(str(p)), [src])[src].astype(np.float32)
+        np.save(npy / f"{p.stem}.npy", np.ascontiguousarray(a))
+        paths.append(str(npy / f"{p.stem}.npy"))
+    c, h, w = a.shape
+    (out_dir / "calib_npy.txt").write_text("\n".join(paths) + "\n")
+    out = []
+    for m in methods:
+        prefix = out_dir / f"ncnn2int8_{m}"
+        table = prefix.with_suffix(".table")
+        subprocess.run([str(tools / "ncnn2table"), str(fp32), str(fp32.with_suffix(".bin")),
+                        str(out_dir / "calib_npy.txt"), str(table), f"shape=[{w},{h},{c}]",
+                        "type=1", f"method={m}", "thread=2"], check=True, capture_output=True)
+        subprocess.run([str(tools / "ncnn2int8"), str(fp32), str(fp32.with_suffix(".bin")),
+                        str(prefix.with_suffix(".param")), str(prefix.with_suffix(".bin")),
+                        str(table)], check=True, capture_output=True)
+        out.append((m, prefix.with_suffix(".param")))
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", default=str(ROOT / "benchmarks" / "results" / "precision.json"))
     ap.add_argument("--iters", type=int, default=30, help="timed detect() calls per model and thread count")
     ap.add_argument("--auto-mixed", type=int, default=4, help="K for the mixed-precision row")
     ap.add_argument("--out-dir", default=None, help="where the int8 models go (default: a temp dir)")
+    ap.add_argument("--ncnn-tools", default=None,
+                    help="folder with ncnn2table + ncnn2int8 (default: tools/quantize/build_ncnn2int8.sh)")
     args = ap.parse_args()
 
     import cv2
@@ -82,6 +131,12 @@ def main() -> int:
                      "quantize_s": round(time.time() - tq, 1), "bin_bytes": rep["bin_bytes"],
                      "fp32_layers": rep["fp32_layers"]})
         print(f"quantized {name} in {rows[-1]['quantize_s']} s", file=sys.stderr)
+    tools = ncnn_tools(args.ncnn_tools)
+    if tools is not None:
+        det = Detector(fp32, precision="fp32", num_threads=2)
+        for m, param in ncnn2int8_models(tools, fp32, calib, det, out_dir):
+            rows.append({"name": f"int8 ncnn2table + ncnn2int8, {m}, same 64 images",
+                         "param": param, "precision": "int8"})
     rows.append({"name": "int8 shipped (ncnn2int8, Deepdive543443)", "param": shipped,
                  "precision": "int8"})
     for r in rows:
@@ -123,6 +178,7 @@ def main() -> int:
         print(f"\nauto-mixed kept in fp32: {', '.join(mixed[0]['fp32_layers'])}")
     out = {"machine": platform.machine(), "processor": platform.processor(), "cpus": os.cpu_count(),
            "ncnn": nanodet_ncnn.ncnn_version(), "iters": args.iters,
+           "ncnn_tools": str(tools) if tools else None,
            "seconds": round(time.time() - t0, 1),
            "rows": [{k: (str(v) if isinstance(v, Path) else v) for k, v in r.items()} for r in rows]}
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,8 @@ from nanodet_ncnn import Detector
 from nanodet_ncnn.cli import main
 from nanodet_ncnn.ncnn_model import TAG_INT8, Model, align4
 from nanodet_ncnn.quantize import (ACIQ_RATIO, BlobStats, _targets, aciq_threshold, build_int8,
-                                   kl_threshold, quantize, quantizable_layers, weight_scales)
+                                   kl_divergence_smoothed, kl_threshold, quantize,
+                                   quantizable_layers, weight_scales)
 
 FP32 = model_paths("plus_split")
 INT8 = model_paths("plus_int8")
@@ -44,6 +45,42 @@ def test_kl_ignores_outliers_and_keeps_uniform_range():
     u = rng.uniform(-3, 3, 400_000)
     s = _stats(u)
     assert kl_threshold(s.hist, s.absmax) > 0.95 * s.absmax  # nothing to gain by clipping
+
+
+def _kl_by_hand(h: np.ndarray, i: int, bins: int = 128, eps: float = 1e-4) -> float:
+    """The smoothed KL of one candidate, bin by bin: interval j covers [j w, (j+1) w) of bin
+    units, a bin contributes the fraction of it inside the interval."""
+    w = i / bins
+    density = [sum(h[k] * max(0.0, min((j + 1) * w, k + 1) - max(j * w, k)) for k in range(i)) / w
+               for j in range(bins)]
+    kl = 0.0
+    for k in range(i):
+        q = sum(d * max(0.0, min((j + 1) * w, k + 1) - max(j * w, k))
+                for j, d in enumerate(density)) + eps
+        p = h[k] + eps + (h[i:].sum() if k == i - 1 else 0.0)
+        kl += p * np.log(p / q)
+    return kl
+
+
+def test_smoothed_kl_matches_bin_by_bin_reference():
+    rng = np.random.default_rng(3)
+    x = np.abs(np.append(rng.standard_normal(50_000), [9.0, 14.0]))
+    h = np.bincount(np.minimum((x * 512 / x.max()).astype(int), 511), minlength=512).astype(float)
+    h /= h.sum()
+    for i in (128, 129, 200, 333, 511):  # whole and fractional interval widths
+        assert abs(kl_divergence_smoothed(h, i) - _kl_by_hand(h, i)) < 1e-9 * max(1.0, _kl_by_hand(h, i))
+
+
+def test_kl_smoothed_and_tensorrt_forms():
+    rng = np.random.default_rng(4)
+    relu = np.maximum(rng.standard_normal(300_000), 0) * rng.gamma(2.0, 1.0, 300_000)  # long tail
+    s = _stats(relu)
+    smooth, classic = kl_threshold(s.hist, s.absmax), kl_threshold(s.hist, s.absmax, eps=0)
+    # both clip the sparse tail, keep the dense bulk (the 99th percentile), differ in how much
+    p99 = np.quantile(relu[relu > 0], 0.99)
+    for thr in (smooth, classic):
+        assert p99 < thr < 0.9 * s.absmax, (thr, p99, s.absmax)
+    assert smooth != classic
 
 
 def test_aciq_laplace_clip():

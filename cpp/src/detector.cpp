@@ -58,6 +58,37 @@ void apply_precision(ncnn::Option& o, Precision p) {
     }
 }
 
+void apply_ncnn_options(ncnn::Option& o, const std::vector<std::pair<std::string, int>>& kv) {
+    static const std::pair<const char*, bool ncnn::Option::*> known[] = {
+        {"use_packing_layout", &ncnn::Option::use_packing_layout},
+        {"use_fp16_packed", &ncnn::Option::use_fp16_packed},
+        {"use_fp16_storage", &ncnn::Option::use_fp16_storage},
+        {"use_fp16_arithmetic", &ncnn::Option::use_fp16_arithmetic},
+        {"use_bf16_storage", &ncnn::Option::use_bf16_storage},
+        {"use_int8_inference", &ncnn::Option::use_int8_inference},
+        {"use_int8_packed", &ncnn::Option::use_int8_packed},
+        {"use_int8_storage", &ncnn::Option::use_int8_storage},
+        {"use_int8_arithmetic", &ncnn::Option::use_int8_arithmetic},
+        {"use_winograd_convolution", &ncnn::Option::use_winograd_convolution},
+        {"use_sgemm_convolution", &ncnn::Option::use_sgemm_convolution},
+        {"use_a53_a55_optimized_kernel", &ncnn::Option::use_a53_a55_optimized_kernel},
+        {"lightmode", &ncnn::Option::lightmode},
+    };
+    for (const auto& [name, value] : kv) {
+        bool found = false;
+        for (const auto& [n, member] : known)
+            if (name == n) {
+                o.*member = value != 0;
+                found = true;
+            }
+        if (!found) {
+            std::string all;
+            for (const auto& k : known) all += std::string(all.empty() ? "" : ", ") + k.first;
+            throw ModelError("unknown ncnn option '" + name + "' (known: " + all + ")");
+        }
+    }
+}
+
 // Copies a padded 3-D blob into a dense one so that anchors sit at a uniform step.
 ncnn::Mat dense(const ncnn::Mat& m) {
     if (m.dims == 3 && m.cstep != size_t(m.w) * m.h) return m.reshape(m.w * m.h, m.c);
@@ -190,6 +221,7 @@ std::unique_ptr<Detector> Detector::from_memory(const std::string& param_text, c
     Impl& m = *d->impl_;
     m.opts = opts;
     apply_precision(m.net.opt, opts.precision);
+    apply_ncnn_options(m.net.opt, opts.ncnn_options);
     m.net.opt.num_threads = opts.num_threads;
     m.weights.assign(bin, bin + bin_size);
     load_net(m.net, param_text, graph, m.weights);

@@ -4,7 +4,7 @@
 //             [--warmup M] [--precision auto|fp32|fp16|int8] [--input-size S|WxH]
 //             [--resize letterbox|dynamic|stretch] [--conf C] [--iou I] [--workers N]
 //             [--cores all|big|little] [--stage all|network|decode] [--kernels neon|scalar]
-//             [--json OUT.json] [--quiet]
+//             [--json OUT.json] [--quiet] [--ncnn-opt NAME=0|1[,NAME=0|1...]]
 //
 // --model: a .param file (its .bin beside it), a folder holding one .param, or a name looked up
 //   as <name>.param recursively under $NANODET_NCNN_MODELS (a folder laid out like shared/models).
@@ -63,7 +63,7 @@ void usage() {
         "                 [--input-size S|WxH] [--resize letterbox|dynamic|stretch] [--conf C]\n"
         "                 [--iou I] [--workers N] [--cores all|big|little]\n"
         "                 [--stage all|network|decode] [--kernels neon|scalar]\n"
-        "                 [--json OUT.json] [--quiet]\n"
+        "                 [--json OUT.json] [--quiet] [--ncnn-opt NAME=0|1[,...]]\n"
         "IMG: JPEG, PNG, PPM or PGM%s. Names are looked up as <name>.param under\n"
         "$NANODET_NCNN_MODELS.\n",
         imgio::have_jpeg_png() ? "" : " (this build: PPM/PGM only)");
@@ -215,6 +215,15 @@ int main(int argc, char** argv) {
         else if (a == "--stage") stage = next();
         else if (a == "--kernels") kernels_arg = next();
         else if (a == "--quiet") quiet = true;
+        else if (a == "--ncnn-opt") {  // ncnn::Option switches after --precision (docs/precision.md)
+            std::stringstream list(next());
+            for (std::string kv; std::getline(list, kv, ',');) {
+                const size_t eq = kv.find('=');
+                if (eq == std::string::npos || eq + 2 != kv.size() || (kv[eq + 1] != '0' && kv[eq + 1] != '1'))
+                    die("--ncnn-opt wants NAME=0|1[,NAME=0|1...], got " + kv);
+                opts.ncnn_options.emplace_back(kv.substr(0, eq), kv[eq + 1] - '0');
+            }
+        }
         else if (a == "--conf") params.conf = float(std::atof(next().c_str()));
         else if (a == "--iou") params.iou = float(std::atof(next().c_str()));
         else if (a == "--input-size") {

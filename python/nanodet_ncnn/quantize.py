@@ -50,6 +50,7 @@ from .ncnn_model import Layer, Model, read_raw, read_type0, write_int8
 QUANTIZABLE = ("Convolution", "ConvolutionDepthWise", "InnerProduct")
 NUM_BINS = 2048
 TARGET_BINS = 128
+KL_EPS = 1e-4  # per-bin smoothing of the normalised histograms in the KL search
 
 
 # --- activation statistics -----------------------------------------------------------------
@@ -76,14 +77,56 @@ class BlobStats:
         self.hist += np.bincount(idx, minlength=NUM_BINS)
 
 
-def kl_threshold(hist: np.ndarray, absmax: float, target_bins: int = TARGET_BINS) -> float:
-    """The clipping threshold of least KL divergence between the clipped histogram and its
-    `target_bins`-level quantization."""
+def kl_threshold(hist: np.ndarray, absmax: float, target_bins: int = TARGET_BINS,
+                 eps: float = KL_EPS) -> float:
+    """The clipping threshold of least KL divergence between the clipped histogram P (the tail
+    folded into the last kept bin) and its `target_bins`-level quantization Q.
+
+    Candidate `i` keeps bins [0, i). Q splits them into `target_bins` intervals of equal,
+    fractional width i / target_bins (a bin straddling two intervals is shared in proportion),
+    flattens each interval's mass over its width and spreads it back over the bins, zero bins
+    included. Both P and Q get `eps` added to every bin (without renormalising): empty bins then
+    cost nothing and the sparse far tail of a long-tailed blob stops dominating the sum, which
+    keeps thresholds from collapsing onto a few dense low bins. `eps=0` gives the classic
+    TensorRT form (Q spread over the non-zero bins only, both renormalised)."""
     hist = np.asarray(hist, np.float64)
     n = len(hist)
     if absmax <= 0 or hist.sum() == 0:
         return absmax
-    width = absmax / n
+    if eps <= 0:
+        return (_kl_bin_tensorrt(hist, target_bins) + 0.5) * absmax / n
+    h = hist / hist.sum()
+    kls = [kl_divergence_smoothed(h, i, target_bins, eps) for i in range(target_bins, n)]
+    return (target_bins + int(np.argmin(kls)) + 0.5) * absmax / n
+
+
+def kl_divergence_smoothed(h: np.ndarray, i: int, target_bins: int = TARGET_BINS,
+                           eps: float = KL_EPS) -> float:
+    """KL(P || Q) of `kl_threshold` for the candidate that keeps bins [0, i) of the normalised
+    histogram `h`."""
+    n = len(h)
+    cdf = np.concatenate([[0.0], np.cumsum(h)])  # cdf[k] = mass of bins [0, k)
+
+    def mass_below(x: np.ndarray) -> np.ndarray:  # mass of [0, x) for fractional x
+        k = np.minimum(np.floor(x).astype(np.int64), n - 1)
+        return cdf[k] + (x - k) * h[k]
+
+    w = i / target_bins
+    edges = np.arange(target_bins + 1) * w
+    edges[-1] = i
+    chunk = np.diff(mass_below(edges))  # mass per interval, of bins [0, i)
+    # Q's mass over bin k: its overlap with the intervals, at density chunk / w
+    pos = np.arange(i + 1) / w
+    j = np.minimum(np.floor(pos).astype(np.int64), target_bins - 1)
+    g = np.concatenate([[0.0], np.cumsum(chunk)])[j] + (pos - j) * chunk[j]
+    q = np.diff(g) + eps
+    p = h[:i] + eps
+    p[-1] += max(0.0, 1.0 - cdf[i])
+    return float(np.sum(p * np.log(p / q)))
+
+
+def _kl_bin_tensorrt(hist: np.ndarray, target_bins: int) -> int:
+    n = len(hist)
     tail = np.concatenate([np.cumsum(hist[::-1])[::-1], [0.0]])  # tail[i] = sum(hist[i:])
     best_i, best_kl = n, math.inf
     for i in range(target_bins, n + 1):
@@ -108,7 +151,7 @@ def kl_threshold(hist: np.ndarray, absmax: float, target_bins: int = TARGET_BINS
         kl = float(np.sum(p[mask] * np.log(p[mask] / qm)))
         if kl < best_kl:
             best_kl, best_i = kl, i
-    return (best_i + 0.5) * width
+    return best_i
 
 
 # alpha / b minimising 2 b^2 exp(-t) + (t b)^2 / (12 * 127^2)  <=>  t exp(t) = 12 * 127^2

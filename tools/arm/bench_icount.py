@@ -57,6 +57,7 @@ def main() -> int:
     ap.add_argument("--resize", default="letterbox")
     ap.add_argument("--precision", default="auto")
     ap.add_argument("--conf", default="0.35")
+    ap.add_argument("--ncnn-opt", default="", help="bench_arm --ncnn-opt NAME=0|1[,...]")
     ap.add_argument("--warmup", type=int, default=0, help="detect/network warm-up loops")
     ap.add_argument("--loops", type=int, default=1, help="detect/network counted loops")
     ap.add_argument("--decode-loops", type=int, default=20)
@@ -70,10 +71,12 @@ def main() -> int:
               "--resize", args.resize, "--precision", args.precision, "--conf", args.conf]
     if args.input_size:
         common += ["--input-size", args.input_size]
+    if args.ncnn_opt:
+        common += ["--ncnn-opt", args.ncnn_opt]
     stages = set(args.stages.split(","))
     res: dict = {"cpu": args.cpu, "model": args.model, "image": args.image,
                  "resize": args.resize, "input_size": args.input_size or "model default",
-                 "threads": 1, "precision": args.precision}
+                 "threads": 1, "precision": args.precision, "ncnn_opt": args.ncnn_opt}
     t0 = time.time()
     load = 0
     if "detect" in stages or args.verbose:

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace nanodet {
@@ -51,6 +52,9 @@ struct DetectorOptions {
     Precision precision = Precision::Auto;
     Cores cores = Cores::All;  // pins each thread that runs detect() (and its ncnn threads)
     HeadOverrides head;
+    // ncnn::Option switches set after `precision` is applied, by name (e.g. {"use_packing_layout",
+    // 0}); for measuring ncnn's options (bench_arm --ncnn-opt). Unknown names throw ModelError.
+    std::vector<std::pair<std::string, int>> ncnn_options;
 };
 
 struct DetectParams {
