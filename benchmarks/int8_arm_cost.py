@@ -91,6 +91,14 @@ def main() -> int:
         ("int8_dwf16", "int8 1x1 + 3x3 convs, depthwise in fp16 (+ fp16 glue)",
          v["dw_float"], "int8", FP16),
         ("int8_1x1f16", "int8 1x1 convs only, the rest in fp16", v["only_1x1_int8"], "int8", FP16),
+        # qemu has no Cortex-A55; it has the A76's ISA (v8.2 fp16 + dotprod), and ncnn picks its
+        # in-order-core kernels on A53/A55 by this switch alone
+        ("fp16_a55", "fp16, A55 kernels (use_a53_a55_optimized_kernel=1)", fp32, "fp16",
+         "use_a53_a55_optimized_kernel=1"),
+        ("int8_fp16_a55", "int8 + fp16 glue, A55 kernels", shipped, "int8",
+         FP16 + ",use_a53_a55_optimized_kernel=1"),
+        ("int8_1x1f16_a55", "int8 1x1 convs only, the rest in fp16, A55 kernels",
+         v["only_1x1_int8"], "int8", FP16 + ",use_a53_a55_optimized_kernel=1"),
     ]
     if args.only:
         keep = set(args.only.split(","))

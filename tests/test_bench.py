@@ -111,6 +111,22 @@ def test_bench_arm_rejects_what_it_cannot_decode(bench_arm, tmp_path):
     assert r.returncode == 2 and "--cores" in r.stderr
 
 
+def test_bench_arm_ncnn_options(bench_arm, tmp_path):
+    # layout and storage switches change how ncnn computes, not what it finds
+    param, _ = model_paths("nanodet_m")
+    out = tmp_path / "opt.json"
+    r = run_bench_arm(bench_arm, "--model", param, "--image", IMAGES / "bus.jpg", "--loops", 1,
+                      "--warmup", 0, "--threads", 1, "--precision", "fp32", "--json", out, "--quiet",
+                      "--ncnn-opt", "use_packing_layout=0,use_sgemm_convolution=0")
+    assert r.returncode == 0, r.stderr
+    assert abs(json.loads(out.read_text())["detections"] - serial_detections(IMAGES / "bus.jpg")) <= 1
+    for bad, why in (("nope=1", "unknown ncnn option 'nope'"), ("use_packing_layout=2", "NAME=0|1"),
+                     ("use_packing_layout", "NAME=0|1")):
+        r = run_bench_arm(bench_arm, "--model", param, "--image", IMAGES / "bus.jpg", "--loops", 1,
+                          "--ncnn-opt", bad)
+        assert r.returncode != 0 and why in r.stderr, (bad, r.stderr)
+
+
 def test_bench_arm_workers_throughput_json(bench_arm, tmp_path):
     out = tmp_path / "w.json"
     param, _ = model_paths("nanodet_m")

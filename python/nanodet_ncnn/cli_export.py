@@ -12,7 +12,7 @@ def cmd_quantize(args) -> int:
     report = quantize(args.model, args.calib, args.out, method=args.method,
                       num_images=args.num_images, keep_fp32=keep, auto_mixed=args.auto_mixed,
                       input_size=args.input_size, num_threads=args.threads,
-                      progress=not args.json)
+                      layers=args.layers, progress=not args.json)
     if args.json:
         slim = {k: v for k, v in report.items() if k not in ("activation_scales",)}
         print(json.dumps(slim, indent=2))
@@ -21,7 +21,7 @@ def cmd_quantize(args) -> int:
           f"{report['input_size'][0]}x{report['input_size'][1]}: {report['quantized_layers']} int8 "
           f"layers ({report['fused_requantize']} with fused requantize), "
           f"{len(report['fp32_layers'])} kept fp32" +
-          (f" ({', '.join(report['fp32_layers'])})" if report["fp32_layers"] else ""))
+          (f" ({', '.join(report['fp32_layers'])})" if 0 < len(report["fp32_layers"]) <= 8 else ""))
     print(f"wrote {report['param']} and {report['bin']} ({report['bin_bytes']:,} bytes; fp32 "
           f"{report['fp32_bin_bytes']:,})")
     return 0
@@ -62,6 +62,9 @@ def add_parsers(sub) -> None:
                        help="layers to leave in float32 (mixed precision)")
     mixed.add_argument("--auto-mixed", type=int, default=0, metavar="K",
                        help="keep the K most sensitive layers in float32 (measured)")
+    q.add_argument("--layers", choices=["all", "pointwise"], default="all",
+                   help="all quantizable layers, or pointwise: 1x1 convs only (depthwise and "
+                        "larger kernels stay float; cheapest on ARM with fp16, docs/precision.md)")
     q.add_argument("--input-size", type=int, default=None, metavar="S",
                    help="calibration input size (default: the model's)")
     q.add_argument("--threads", type=int, default=None)

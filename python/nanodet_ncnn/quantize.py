@@ -265,6 +265,14 @@ def quantizable_layers(model: Model) -> list[str]:
     return [t.layer.name for t in _targets(model)]
 
 
+def is_pointwise(L: Layer) -> bool:
+    """A 1x1 Convolution or an InnerProduct: the layers whose int8 kernels beat fp16 on ARM."""
+    if L.type == "InnerProduct":
+        return True
+    kw = L.get(1, 0)
+    return L.type == "Convolution" and kw == 1 and L.get(11, kw) == 1
+
+
 def build_int8(model: Model, act_scales: dict[str, float], keep_fp32: Iterable[str] = (),
                fuse_requantize: bool = True) -> Model:
     """A new Model with every quantizable layer (except `keep_fp32`) in ncnn's int8 format.
@@ -396,10 +404,12 @@ def write_table(path: Path, model: Model, act_scales: dict[str, float], keep=())
 def quantize(model, calib, out_prefix, *, method: str = "kl", num_images: int | None = 100,
              keep_fp32: Sequence[str] = (), auto_mixed: int = 0, input_size=None,
              num_threads: int | None = None, sensitivity_images: int = 4,
-             progress: bool = True) -> dict:
+             layers: str = "all", progress: bool = True) -> dict:
     """Quantize an fp32 ncnn NanoDet model (a .param path or a zoo name) with calibration images
     (a folder, a file or a list of paths/arrays); writes OUT_PREFIX.param/.bin/.table/.json and
-    returns a report dict."""
+    returns a report dict. `layers="pointwise"` quantizes only 1x1 convolutions (and inner
+    products) and leaves depthwise and larger kernels in float, which ARM CPUs with fp16 run
+    cheaper than ncnn's int8 depthwise path (docs/precision.md, "INT8 on ARM")."""
     from .detector import Detector, default_threads
 
     if method not in ("kl", "aciq"):
@@ -408,6 +418,8 @@ def quantize(model, calib, out_prefix, *, method: str = "kl", num_images: int | 
         raise ValueError("give either keep_fp32 or auto_mixed, not both")
     if auto_mixed < 0:
         raise ValueError("auto_mixed must be >= 0")
+    if layers not in ("all", "pointwise"):
+        raise ValueError(f"layers must be 'all' or 'pointwise', got {layers!r}")
     param, bin_path, zoo_size = _resolve_model(model)
     fp32 = Model.load(param, bin_path)
     if any(L.type in QUANTIZABLE and L.get(8, 0) for L in fp32.layers):
@@ -428,18 +440,23 @@ def quantize(model, calib, out_prefix, *, method: str = "kl", num_images: int | 
     stats = collect_stats(det, blobs, images, method, progress)
     scales = activation_scales(stats, method)
 
+    structural = [t.layer.name for t in targets
+                  if layers == "pointwise" and not is_pointwise(t.layer)]
     keep = list(keep_fp32)
     sensitivity = None
     if auto_mixed:
         sens_imgs = calibration_images(images, min(sensitivity_images, len(images)))
         sensitivity = layer_sensitivity(fp32, scales, sens_imgs, input_size=size,
                                         num_threads=threads, progress=progress)
-        keep = sorted(sensitivity, key=sensitivity.get, reverse=True)[:auto_mixed]
+        ranked = [n for n in sorted(sensitivity, key=sensitivity.get, reverse=True)
+                  if n not in structural]
+        keep = ranked[:auto_mixed]
+    keep = structural + [k for k in keep if k not in structural]
     int8 = build_int8(fp32, scales, keep_fp32=keep)
     p_out, b_out = int8.save(out_prefix)
     write_table(Path(str(out_prefix) + ".table"), fp32, scales, keep)
     report = {
-        "model": str(param), "method": method, "images": len(images),
+        "model": str(param), "method": method, "layers": layers, "images": len(images),
         "input_size": list(det.input_size), "param": str(p_out), "bin": str(b_out),
         "bin_bytes": b_out.stat().st_size, "fp32_bin_bytes": Path(bin_path).stat().st_size,
         "quantized_layers": len(targets) - len(keep), "fp32_layers": keep,
