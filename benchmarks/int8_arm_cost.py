@@ -90,6 +90,7 @@ def main() -> int:
          v["unfused"], "int8", ""),
         ("int8_dwf16", "int8 1x1 + 3x3 convs, depthwise in fp16 (+ fp16 glue)",
          v["dw_float"], "int8", FP16),
+        ("int8_1x1f32", "int8 1x1 convs only, the rest in fp32", v["only_1x1_int8"], "int8", ""),
         ("int8_1x1f16", "int8 1x1 convs only, the rest in fp16", v["only_1x1_int8"], "int8", FP16),
         # qemu has no Cortex-A55; it has the A76's ISA (v8.2 fp16 + dotprod), and ncnn picks its
         # in-order-core kernels on A53/A55 by this switch alone

@@ -274,6 +274,23 @@ def test_auto_mixed_keeps_the_most_sensitive(tmp_path):
         sorted(ranked[:3])
 
 
+@pytest.mark.slow
+def test_pointwise_layers_only(tmp_path, bus):
+    report = quantize(FP32[0], coco_images()[:3], tmp_path / "pw", method="aciq", layers="pointwise",
+                      num_threads=2, progress=False)
+    fp32, m = Model.load(*FP32), Model.load(tmp_path / "pw.param")
+    ones = [L.name for L in fp32.layers if L.type == "Convolution" and L.get(1, 0) == 1]
+    assert report["layers"] == "pointwise" and report["quantized_layers"] == len(ones) == 66
+    for L in m.layers:
+        if L.type in ("Convolution", "ConvolutionDepthWise"):
+            assert bool(L.get(8, 0)) == (L.name in ones), L.name
+            if not L.get(8, 0):
+                assert L.raw == fp32.layer(L.name).raw
+    d = Detector(tmp_path / "pw.param", precision="int8", num_threads=2).detect(bus)
+    bus_n, person_n = counts(list(d.class_names))
+    assert bus_n >= 1 and person_n >= 3, list(d.class_names)
+
+
 def test_quantize_errors(tmp_path):
     with pytest.raises(ValueError, match="already quantized"):
         quantize(INT8[0], IMAGES, tmp_path / "x", progress=False)
@@ -281,6 +298,8 @@ def test_quantize_errors(tmp_path):
         quantize(FP32[0], IMAGES, tmp_path / "x", keep_fp32=["nope"], progress=False)
     with pytest.raises(ValueError, match="method"):
         quantize(FP32[0], IMAGES, tmp_path / "x", method="minmax", progress=False)
+    with pytest.raises(ValueError, match="layers must be"):
+        quantize(FP32[0], IMAGES, tmp_path / "x", layers="depthwise", progress=False)
     with pytest.raises(FileNotFoundError):
         quantize(FP32[0], tmp_path / "missing", tmp_path / "x", progress=False)
     with pytest.raises(SystemExit):
