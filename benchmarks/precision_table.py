@@ -120,10 +120,12 @@ def main() -> int:
     rows = [{"name": "fp32", "param": fp32, "precision": "fp32"},
             {"name": "fp16 (fp16 storage + arithmetic where the CPU has it)", "param": fp32,
              "precision": "fp16"}]
-    for name, method, extra in (("int8 ours, kl", "kl", {}), ("int8 ours, aciq", "aciq", {}),
-                                (f"int8 ours, kl + {args.auto_mixed} fp32 layers (auto-mixed)",
-                                 "kl", {"auto_mixed": args.auto_mixed})):
-        tag = name.split(",")[1].strip().split(" ")[0] + ("_mixed" if extra else "")
+    for tag, name, method, extra in (
+            ("kl", "int8 ours, kl", "kl", {}), ("aciq", "int8 ours, aciq", "aciq", {}),
+            ("kl_mixed", f"int8 ours, kl + {args.auto_mixed} fp32 layers (auto-mixed)", "kl",
+             {"auto_mixed": args.auto_mixed}),
+            ("kl_pointwise", "int8 ours, kl, 1x1 convs only (`--layers pointwise`)", "kl",
+             {"layers": "pointwise"})):
         tq = time.time()
         rep = quantize(fp32, calib, out_dir / f"nanodet-plus-m_416_{tag}", method=method,
                        num_images=len(calib), num_threads=2, progress=False, **extra)
@@ -173,7 +175,7 @@ def main() -> int:
     for r in rows:
         print(f"| {r['name']} | {r['map']*100:.1f} | {r['map50']*100:.1f} | {r['heldout_map']*100:.1f} | "
               f"{(r['map'] - ref['map'])*100:+.1f} | {r['ms_1t']:.1f} | {r['ms_2t']:.1f} | {r['bin_bytes']:,} |")
-    mixed = [r for r in rows if r.get("fp32_layers")]
+    mixed = [r for r in rows if r.get("fp32_layers") and "auto-mixed" in r["name"]]
     if mixed:
         print(f"\nauto-mixed kept in fp32: {', '.join(mixed[0]['fp32_layers'])}")
     out = {"machine": platform.machine(), "processor": platform.processor(), "cpus": os.cpu_count(),

@@ -11,10 +11,11 @@ Steps:
 2. Activation scales (one per blob, symmetric, ``scale = 127 / threshold``):
 
    * ``kl``: a 2048-bin histogram of ``|x|`` over ``[0, absmax]`` (zeros left out); for every
-     candidate threshold bin ``i`` in 128..2048 the clipped distribution P (the tail folded into
+     candidate threshold bin ``i`` in 128..2047 the clipped distribution P (the tail folded into
      the last kept bin) is compared with its 128-level quantized version Q and the ``i`` of
-     least KL(P || Q) wins (threshold = (i + 0.5) * bin width), as TensorRT's "8-bit inference"
-     talk and ncnn's ncnn2table describe.
+     least KL(P || Q) wins (threshold = (i + 0.5) * bin width). Q uses intervals of fractional
+     width and both histograms get a small per-bin epsilon, the form ncnn2table uses
+     (``kl_threshold(eps=0)`` is TensorRT's original form: Q spread over non-zero bins only).
    * ``aciq``: analytic clipping (Banner et al., ACIQ): ``|x|`` is modelled as exponential (the
      magnitude of a Laplace variable) with scale ``b = mean |x|``; the clip ``alpha`` minimising
      clipping noise ``2 b^2 exp(-alpha / b)`` plus rounding noise ``alpha^2 / (12 * 127^2)`` is
@@ -85,10 +86,9 @@ def kl_threshold(hist: np.ndarray, absmax: float, target_bins: int = TARGET_BINS
     Candidate `i` keeps bins [0, i). Q splits them into `target_bins` intervals of equal,
     fractional width i / target_bins (a bin straddling two intervals is shared in proportion),
     flattens each interval's mass over its width and spreads it back over the bins, zero bins
-    included. Both P and Q get `eps` added to every bin (without renormalising): empty bins then
-    cost nothing and the sparse far tail of a long-tailed blob stops dominating the sum, which
-    keeps thresholds from collapsing onto a few dense low bins. `eps=0` gives the classic
-    TensorRT form (Q spread over the non-zero bins only, both renormalised)."""
+    included. Both P and Q get `eps` added to every bin, without renormalising, so that empty
+    bins add nothing to the sum (ncnn2table's form). `eps=0` gives TensorRT's original form
+    (Q spread over the non-zero bins only, both renormalised)."""
     hist = np.asarray(hist, np.float64)
     n = len(hist)
     if absmax <= 0 or hist.sum() == 0:
