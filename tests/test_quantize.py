@@ -20,6 +20,7 @@ from nanodet_ncnn.quantize import (ACIQ_RATIO, BlobStats, _targets, aciq_thresho
 FP32 = model_paths("plus_split")
 INT8 = model_paths("plus_int8")
 HEAD_CONVS = ["conv_77", "conv_80", "conv_83", "conv_86"]  # the 1x1 convs emitting cls + dis
+KL_VS_NCNN = 1.3  # our kl int8's score error may be at most this times ncnn2int8's
 
 
 def counts(names):
@@ -218,14 +219,16 @@ def test_kl_model_detects_in_core_and_wheel(kl_model, bus):
     for n in names:
         assert got[n].shape == ref[n].shape
     # Sigmoid scores are ~0 almost everywhere, so compare on the 100 most confident fp32 scores,
-    # against ncnn's own INT8 export of the same model on the same anchors: an all-zero or
-    # mis-scaled output is far off, a sound calibration close to ncnn's.
+    # against ncnn's own INT8 export of the same model on the same anchors (ncnn2table itself is
+    # not in the pinned ncnn sdist, so the shipped ncnn2int8 model stands in): an all-zero or
+    # mis-scaled output is far off. Measured on these 12 images: 1.15x ncnn's error with the
+    # smoothed KL search, 1.33x with TensorRT's form (eps=0), which this bound rejects.
     shipped = wheel_outputs(*INT8, ref["data"], names[:3])
     f32, ours, theirs = (np.concatenate([o[n].ravel() for n in names[:3]]) for o in (ref, got, shipped))
     top = np.argsort(-f32)[:100]
     ours_delta = np.abs(ours[top] - f32[top]).mean()
     ncnn_delta = np.abs(theirs[top] - f32[top]).mean()
-    assert ours_delta < 2 * ncnn_delta, (ours_delta, ncnn_delta)
+    assert ours_delta < KL_VS_NCNN * ncnn_delta, (ours_delta, ncnn_delta)
     assert ours_delta < 0.5 * f32[top].mean(), (ours_delta, f32[top].mean())
     assert np.corrcoef(got["dis8"].ravel(), ref["dis8"].ravel())[0, 1] > 0.9  # box logits
 
