@@ -8,6 +8,7 @@
 // Usage: nanodet_core_tests [name-filter]
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <string>
@@ -38,6 +39,25 @@ TEST(scalar_max_rows_known) {
     CHECK(best[1] == -1.f);  // NaN never wins
     CHECK(best[2] == -kInf);  // all NaN: nothing passes any threshold
     K::scalar.max_rows(d, 0, 4, 5, best);  // n = 0 writes nothing
+}
+
+// The first of equal values wins, in class order: written out here as the rule's definition.
+TEST(scalar_max_rows_is_the_in_order_rule) {
+    std::mt19937 rng(7);
+    const float specials[] = {0.f, -0.f, kNaN, -kInf, kInf, 1e-40f, -1e-40f, 0.5f, -0.5f};
+    std::uniform_real_distribution<float> u(-2.f, 2.f);
+    for (int C : {1, 2, 3, 4, 5, 7, 8, 80, 81, 83})
+        for (int trial = 0; trial < 300; ++trial) {
+            std::vector<float> row(static_cast<size_t>(C));
+            for (auto& v : row) v = (rng() % 3 == 0) ? specials[rng() % 9] : u(rng);
+            if (trial % 4 == 0)  // maxima that compare equal to zero: +0, -0, denormals
+                for (auto& v : row) v = v > 0.f ? specials[rng() % 2] : v;
+            float want = -kInf;
+            for (float v : row) want = v > want ? v : want;
+            float got;
+            K::scalar.max_rows(row.data(), 1, C, C, &got);
+            CHECK(std::memcmp(&want, &got, sizeof(float)) == 0);
+        }
 }
 
 TEST(scalar_max_cols_known) {
