@@ -73,6 +73,7 @@ inline uint32x4_t is_denormal(float32x4_t x) {
 inline uint32x4_t below_flt_min(float32x4_t x) { return needs_exact(x); }  // incl. zero and NaN
 inline bool any_lane(uint32x4_t m) { return vmaxvq_u32(m) != 0; }
 
+#if defined(__aarch64__)
 // Lane-wise partial maxima of one contiguous row of C >= 4 values (NaN-propagating FMAX).
 inline float32x4_t row_max4(const float* p, int C) {
     float32x4_t m0, m1, m2, m3;
@@ -122,6 +123,35 @@ inline float32x4_t row_max4_fixed(const float* p) {
     for (int c = C & ~15; c + 4 <= C; c += 4) m0 = vmaxq_f32(m0, vld1q_f32(p + c));
     return vmaxq_f32(vmaxq_f32(m0, m1), vmaxq_f32(m2, m3));
 }
+#else
+// 32-bit ARM has 16 vector registers (AArch64 32): one accumulator per row, or the four-row
+// loop of max_rows_impl spills to the stack. VLD2 loads 8 floats in one instruction,
+// de-interleaved (an order a max does not see).
+inline float32x4_t row_max4(const float* p, int C) {
+    float32x4_t m = vdupq_n_f32(-INFINITY);
+    int c = 0;
+    for (; c + 8 <= C; c += 8) {
+        const float32x4x2_t v = vld2q_f32(p + c);
+        m = vmaxq_f32(m, vmaxq_f32(v.val[0], v.val[1]));
+    }
+    if (c + 4 <= C) m = vmaxq_f32(m, vld1q_f32(p + c));
+    return m;
+}
+
+template <int C>
+inline float32x4_t row_max4_fixed(const float* p) {
+    static_assert(C >= 8, "");
+    const float32x4x2_t v0 = vld2q_f32(p);
+    float32x4_t m = vmaxq_f32(v0.val[0], v0.val[1]);
+#pragma GCC unroll 16
+    for (int c = 8; c + 8 <= C; c += 8) {
+        const float32x4x2_t v = vld2q_f32(p + c);
+        m = vmaxq_f32(m, vmaxq_f32(v.val[0], v.val[1]));
+    }
+    if (C % 8 >= 4) m = vmaxq_f32(m, vld1q_f32(p + (C & ~7)));
+    return m;
+}
+#endif
 
 struct RowMaxRuntime {
     int C;
