@@ -23,6 +23,7 @@ instructions than scalar; dynamic pad-32 >= 2x faster end to end than a square l
 16:9 frames.
 
   python benchmarks/bench_vs_baselines.py [--model plus416|nanodet_m|PARAM] [--threads 1]
+      [--image bus.jpg] [--frame 1920x1080]
       [--loops 40] [--warmup 5] [--input-size S] [--resize letterbox|dynamic] [--json OUT]
       [--icount] [--shared DIR]
 """
@@ -77,6 +78,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="plus416", help=f"one of {', '.join(MODELS)}")
     ap.add_argument("--image", default="bus.jpg", help="name under shared/images, or a path")
+    ap.add_argument("--frame", default="", metavar="WxH",
+                    help="resize the image to this frame size first (e.g. 1920x1080: a camera frame)")
     ap.add_argument("--wide-image", default="zidane.jpg", help="16:9 frame for dynamic vs letterbox")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--loops", type=int, default=40)
@@ -107,6 +110,9 @@ def main() -> int:
         return img
 
     img, wide = load_img(args.image), load_img(args.wide_image)
+    if args.frame:
+        fw, fh = (int(v) for v in args.frame.lower().split("x"))
+        img = cv2.resize(img, (fw, fh), interpolation=cv2.INTER_LINEAR)
     det = _core.Detector(param, bin_, num_threads=args.threads, input_size=size, resize=args.resize)
     _, _, _, _, (iw, ih) = det.detect(img, conf=args.conf)
 

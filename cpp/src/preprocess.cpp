@@ -4,7 +4,6 @@
 #include <thread>
 #include <vector>
 
-#include "kernels/kernels.h"
 #include "resize_bilinear.h"
 
 namespace nanodet {
@@ -47,57 +46,46 @@ Placement plan_placement(int src_w, int src_h, int tw, int th, ResizeMode mode, 
     return p;
 }
 
-// One pass from the resized pixels to the padded, normalised planar input: no intermediate
-// float image, no separate border copy or normalisation pass. Bilinear resizing is ncnn's own
-// (resize_bilinear_cN, as from_pixels_resize uses), so results match ncnn's examples. With
-// several threads each takes a band of input rows, resizing with resize_bilinear_rows (the same
-// values as ncnn's, by rows) and normalising its band.
+// One pass from the source pixels to the padded, normalised planar input: no 8-bit or float
+// intermediate image, no separate border copy or normalisation pass. The bilinear resize gives
+// ncnn's resize_bilinear_cN values (as from_pixels_resize uses), so results match ncnn's
+// examples. With several threads each takes a band of input rows; the split changes no value.
 ncnn::Mat preprocess(const uint8_t* pixels, int w, int h, int stride_bytes, PixelFormat fmt,
                      const Placement& p, const float mean[3], const float norm[3],
                      int num_threads) {
     const int cn = channels_of(fmt);
     const int cw = p.content_w, ch = p.content_h;
-    std::vector<uint8_t> resized(size_t(cw) * ch * cn);
     const int bands = std::max(1, std::min(num_threads, p.input_h / 16));
-    BilinearPlan plan;
-    if (bands == 1) {
-        if (cn == 1)
-            ncnn::resize_bilinear_c1(pixels, w, h, stride_bytes, resized.data(), cw, ch, cw);
-        else if (cn == 3)
-            ncnn::resize_bilinear_c3(pixels, w, h, stride_bytes, resized.data(), cw, ch, cw * 3);
-        else
-            ncnn::resize_bilinear_c4(pixels, w, h, stride_bytes, resized.data(), cw, ch, cw * 4);
-    } else {
-        plan = plan_bilinear(w, h, cw, ch, cn);
-    }
+    const BilinearPlan plan = plan_bilinear(w, h, cw, ch, cn);
     // Source channel feeding each BGR plane.
     const bool rgb_order = fmt == PixelFormat::RGB || fmt == PixelFormat::RGBA;
     const int src_channel[3] = {cn == 1 ? 0 : (rgb_order ? 2 : 0), cn == 1 ? 0 : 1,
                                 cn == 1 ? 0 : (rgb_order ? 0 : 2)};
 
     ncnn::Mat in(p.input_w, p.input_h, 3);
-    const kernels::Table& kern = kernels::active();
+    float pad[3];
+    float* content[3];
+    for (int c = 0; c < 3; ++c) {
+        pad[c] = (0.f - mean[c]) * norm[c];  // padding is black before normalisation
+        content[c] = static_cast<float*>(in.channel(c)) + size_t(p.pad_top) * p.input_w + p.pad_left;
+    }
     auto band = [&](int y_begin, int y_end) {
         const int r0 = std::min(std::max(y_begin - p.pad_top, 0), ch);
         const int r1 = std::min(std::max(y_end - p.pad_top, 0), ch);
-        if (bands > 1 && r1 > r0)
-            resize_bilinear_rows(plan, pixels, stride_bytes, resized.data(), cw * cn, r0, r1);
+        if (r1 > r0)
+            resize_normalize_rows(plan, pixels, stride_bytes, src_channel, mean, norm, content,
+                                  p.input_w, r0, r1);
         for (int c = 0; c < 3; ++c) {
             float* plane = in.channel(c);
-            const float m = mean[c], n = norm[c];
-            const float pad = (0.f - m) * n;  // padding is black before normalisation
             for (int y = y_begin; y < y_end; ++y) {
                 float* row = plane + size_t(y) * p.input_w;
                 const int sy = y - p.pad_top;
                 if (sy < 0 || sy >= ch) {
-                    std::fill(row, row + p.input_w, pad);
+                    std::fill(row, row + p.input_w, pad[c]);
                     continue;
                 }
-                std::fill(row, row + p.pad_left, pad);
-                const uint8_t* src = resized.data() + size_t(sy) * cw * cn + src_channel[c];
-                float* dst = row + p.pad_left;
-                kern.u8_plane_normalize(src, cn, cw, m, n, dst);  // (src[x * cn] - m) * n
-                std::fill(row + p.pad_left + cw, row + p.input_w, pad);
+                std::fill(row, row + p.pad_left, pad[c]);
+                std::fill(row + p.pad_left + cw, row + p.input_w, pad[c]);
             }
         }
     };

@@ -4,6 +4,12 @@
 #include <climits>
 #include <cmath>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#elif defined(__ARM_NEON)
+#include <arm_neon.h>
+#endif
+
 namespace nanodet {
 
 namespace {
@@ -42,6 +48,116 @@ void hresize(const BilinearPlan& p, const uint8_t* row, short* out) {
     }
 }
 
+#if defined(__SSE2__)
+// Four output columns at a time: a column's two taps are adjacent pixels, so one 8-byte load
+// holds both and pmaddwd forms tap0 * a0 + tap1 * a1 per channel; the four columns' results are
+// then transposed into the channel planes. Same integer arithmetic as the scalar loop.
+template <int CN>
+int hresize_planar_sse2(const BilinearPlan& p, const uint8_t* row, short* out) {
+    const int w = p.w, end = p.wide_cols & ~3;
+    const int* x0 = p.x0.data();
+    const __m128i zero = _mm_setzero_si128();
+    auto column = [&](int dx, __m128i a) {
+        const __m128i v = _mm_unpacklo_epi8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(row + x0[dx])), zero);
+        return _mm_srai_epi32(_mm_madd_epi16(_mm_unpacklo_epi16(v, _mm_srli_si128(v, 2 * CN)), a), 4);
+    };
+    for (int dx = 0; dx < end; dx += 4) {
+        const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p.alpha.data() + 2 * dx));
+        const __m128i r0 = column(dx, _mm_shuffle_epi32(a, _MM_SHUFFLE(0, 0, 0, 0)));
+        const __m128i r1 = column(dx + 1, _mm_shuffle_epi32(a, _MM_SHUFFLE(1, 1, 1, 1)));
+        const __m128i r2 = column(dx + 2, _mm_shuffle_epi32(a, _MM_SHUFFLE(2, 2, 2, 2)));
+        const __m128i r3 = column(dx + 3, _mm_shuffle_epi32(a, _MM_SHUFFLE(3, 3, 3, 3)));
+        const __m128i t0 = _mm_unpacklo_epi32(r0, r1), t1 = _mm_unpacklo_epi32(r2, r3);
+        const __m128i t2 = _mm_unpackhi_epi32(r0, r1), t3 = _mm_unpackhi_epi32(r2, r3);
+        const __m128i c01 = _mm_packs_epi32(_mm_unpacklo_epi64(t0, t1), _mm_unpackhi_epi64(t0, t1));
+        const __m128i c23 = _mm_packs_epi32(_mm_unpacklo_epi64(t2, t3), _mm_unpackhi_epi64(t2, t3));
+        _mm_storel_epi64(reinterpret_cast<__m128i*>(out + dx), c01);
+        _mm_storel_epi64(reinterpret_cast<__m128i*>(out + w + dx), _mm_unpackhi_epi64(c01, c01));
+        _mm_storel_epi64(reinterpret_cast<__m128i*>(out + 2 * w + dx), c23);
+        if (CN == 4) _mm_storel_epi64(reinterpret_cast<__m128i*>(out + 3 * w + dx), _mm_unpackhi_epi64(c23, c23));
+    }
+    return end;
+}
+#elif defined(__ARM_NEON)
+// The same four-column scheme with NEON (ARMv7 and AArch64): vmull/vmlal form the two-tap sums,
+// vtrn transposes four columns into the channel planes.
+template <int CN>
+int hresize_planar_neon(const BilinearPlan& p, const uint8_t* row, short* out) {
+    const int w = p.w, end = p.wide_cols & ~3;
+    const int* x0 = p.x0.data();
+    const short* alpha = p.alpha.data();
+    auto column = [&](int dx) {
+        const int16x8_t v = vreinterpretq_s16_u16(vmovl_u8(vld1_u8(row + x0[dx])));
+        const int16x4_t lo = vget_low_s16(v);
+        const int16x4_t hi = vget_low_s16(vextq_s16(v, v, CN));
+        int32x4_t acc = vmull_n_s16(lo, alpha[2 * dx]);
+        acc = vmlal_n_s16(acc, hi, alpha[2 * dx + 1]);
+        return vshrn_n_s32(acc, 4);
+    };
+    for (int dx = 0; dx < end; dx += 4) {
+        const int16x4x2_t t01 = vtrn_s16(column(dx), column(dx + 1));
+        const int16x4x2_t t23 = vtrn_s16(column(dx + 2), column(dx + 3));
+        const int32x2x2_t c02 = vtrn_s32(vreinterpret_s32_s16(t01.val[0]), vreinterpret_s32_s16(t23.val[0]));
+        const int32x2x2_t c13 = vtrn_s32(vreinterpret_s32_s16(t01.val[1]), vreinterpret_s32_s16(t23.val[1]));
+        vst1_s16(out + dx, vreinterpret_s16_s32(c02.val[0]));
+        vst1_s16(out + w + dx, vreinterpret_s16_s32(c13.val[0]));
+        vst1_s16(out + 2 * w + dx, vreinterpret_s16_s32(c02.val[1]));
+        if (CN == 4) vst1_s16(out + 3 * w + dx, vreinterpret_s16_s32(c13.val[1]));
+    }
+    return end;
+}
+#endif
+
+// Channel-planar horizontal pass: out holds CN rows of p.w values, so that the vertical pass
+// and the normalisation run over contiguous values (and vectorise).
+template <int CN>
+void hresize_planar(const BilinearPlan& p, const uint8_t* row, short* out) {
+    int dx = 0;
+#if defined(__SSE2__)
+    if (CN > 1) dx = hresize_planar_sse2<CN>(p, row, out);
+#elif defined(__ARM_NEON)
+    if (CN > 1) dx = hresize_planar_neon<CN>(p, row, out);
+#endif
+    const int w = p.w;
+    const int* x0 = p.x0.data();
+    const int* x1 = p.x1.data();
+    const short* alpha = p.alpha.data();
+    for (; dx < w; ++dx) {
+        const uint8_t* s0 = row + x0[dx];
+        const uint8_t* s1 = row + x1[dx];
+        const int a0 = alpha[2 * dx], a1 = alpha[2 * dx + 1];
+        for (int k = 0; k < CN; ++k) out[k * w + dx] = short((s0[k] * a0 + s1[k] * a1) >> 4);
+    }
+}
+
+void hresize_planar_any(const BilinearPlan& p, const uint8_t* row, short* out) {
+    switch (p.cn) {
+        case 1: hresize_planar<1>(p, row, out); break;
+        case 3: hresize_planar<3>(p, row, out); break;
+        default: hresize_planar<4>(p, row, out); break;
+    }
+}
+
+void vresize_normalize(const short* __restrict r0, const short* __restrict r1, int n, short b0,
+                       short b1, float mean, float norm, float* __restrict out) {
+    int i = 0;
+#if defined(__ARM_NEON)
+    // gcc leaves this loop scalar on ARM; the same integer steps, then (v - mean) * norm unfused
+    const int32x4_t zero = vdupq_n_s32(0), top = vdupq_n_s32(255), two = vdupq_n_s32(2);
+    const float32x4_t m = vdupq_n_f32(mean), k = vdupq_n_f32(norm);
+    for (; i + 4 <= n; i += 4) {
+        int32x4_t v = vaddq_s32(vshrq_n_s32(vmull_n_s16(vld1_s16(r0 + i), b0), 16),
+                                vshrq_n_s32(vmull_n_s16(vld1_s16(r1 + i), b1), 16));
+        v = vminq_s32(vmaxq_s32(vshrq_n_s32(vaddq_s32(v, two), 2), zero), top);
+        vst1q_f32(out + i, vmulq_f32(vsubq_f32(vcvtq_f32_s32(v), m), k));
+    }
+#endif
+    for (; i < n; ++i) {
+        const int v = (short((b0 * r0[i]) >> 16) + short((b1 * r1[i]) >> 16) + 2) >> 2;
+        out[i] = (float(std::min(std::max(v, 0), 255)) - mean) * norm;
+    }
+}
+
 void vresize(const short* r0, const short* r1, int n, short b0, short b1, uint8_t* out) {
     for (int i = 0; i < n; ++i) {
         const int v = (short((b0 * r0[i]) >> 16) + short((b1 * r1[i]) >> 16) + 2) >> 2;
@@ -68,6 +184,11 @@ BilinearPlan plan_bilinear(int srcw, int srch, int w, int h, int cn) {
         p.x0[dx] = std::max(s, 0) * cn;
         p.x1[dx] = std::min(s + 1, srcw - 1) * cn;
     }
+    // Taps move right with dx, so the columns that may read 8 bytes from their first tap (both
+    // taps adjacent, 8 bytes inside the row) come first.
+    while (p.wide_cols < w && p.x1[p.wide_cols] == p.x0[p.wide_cols] + cn &&
+           p.x0[p.wide_cols] + 8 <= srcw * cn)
+        ++p.wide_cols;
     p.y0.resize(h);
     p.y1.resize(h);
     p.beta.resize(2 * size_t(h));
@@ -100,6 +221,34 @@ void resize_bilinear_rows(const BilinearPlan& p, const uint8_t* src, int srcstri
             have1 = s1;
         }
         vresize(rows0, rows1, n, p.beta[2 * dy], p.beta[2 * dy + 1], dst + size_t(stride) * dy);
+    }
+}
+
+void resize_normalize_rows(const BilinearPlan& p, const uint8_t* src, int srcstride,
+                           const int src_channel[3], const float mean[3], const float norm[3],
+                           float* const planes[3], int plane_stride, int row_begin, int row_end) {
+    const int n = p.w;
+    std::vector<short> buf(2 * size_t(n) * p.cn);
+    short* rows0 = buf.data();
+    short* rows1 = buf.data() + size_t(n) * p.cn;
+    int have0 = -1, have1 = -1;
+    for (int dy = row_begin; dy < row_end; ++dy) {
+        const int s0 = p.y0[dy], s1 = p.y1[dy];
+        if (s0 != have0 || s1 != have1) {
+            if (s0 == have1) {
+                std::swap(rows0, rows1);
+            } else {
+                hresize_planar_any(p, src + size_t(srcstride) * s0, rows0);
+            }
+            hresize_planar_any(p, src + size_t(srcstride) * s1, rows1);
+            have0 = s0;
+            have1 = s1;
+        }
+        for (int c = 0; c < 3; ++c) {
+            const size_t off = size_t(src_channel[c]) * n;
+            vresize_normalize(rows0 + off, rows1 + off, n, p.beta[2 * dy], p.beta[2 * dy + 1],
+                              mean[c], norm[c], planes[c] + size_t(plane_stride) * dy);
+        }
     }
 }
 

@@ -2,12 +2,13 @@
 //   everywhere: scalar kernels, scan_scores / decode_boxes / nms on hand-made inputs with known
 //               answers; .param integer parsing (range checks) and loading graphs whose integers
 //               overflow (run under UBSan by tools/reliability/run.sh);
-//   aarch64:    every kernel of K::neon against K::scalar on random and adversarial
-//               data (ties, NaN/inf, +-0, empty, odd sizes, strided layouts), and scan/decode/NMS
-//               with the NEON kernels switched on and off.
+//   ARM (aarch64, and armv7 with NEON + VFPv4): every kernel of K::neon against K::scalar on
+//               random and adversarial data (ties, NaN/inf, +-0, denormals, empty, odd sizes,
+//               strided layouts), and scan/decode/NMS with the NEON kernels switched on and off.
 // Usage: nanodet_core_tests [name-filter]
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <string>
@@ -38,6 +39,25 @@ TEST(scalar_max_rows_known) {
     CHECK(best[1] == -1.f);  // NaN never wins
     CHECK(best[2] == -kInf);  // all NaN: nothing passes any threshold
     K::scalar.max_rows(d, 0, 4, 5, best);  // n = 0 writes nothing
+}
+
+// The first of equal values wins, in class order: written out here as the rule's definition.
+TEST(scalar_max_rows_is_the_in_order_rule) {
+    std::mt19937 rng(7);
+    const float specials[] = {0.f, -0.f, kNaN, -kInf, kInf, 1e-40f, -1e-40f, 0.5f, -0.5f};
+    std::uniform_real_distribution<float> u(-2.f, 2.f);
+    for (int C : {1, 2, 3, 4, 5, 7, 8, 80, 81, 83})
+        for (int trial = 0; trial < 300; ++trial) {
+            std::vector<float> row(static_cast<size_t>(C));
+            for (auto& v : row) v = (rng() % 3 == 0) ? specials[rng() % 9] : u(rng);
+            if (trial % 4 == 0)  // maxima that compare equal to zero: +0, -0, denormals
+                for (auto& v : row) v = v > 0.f ? specials[rng() % 2] : v;
+            float want = -kInf;
+            for (float v : row) want = v > want ? v : want;
+            float got;
+            K::scalar.max_rows(row.data(), 1, C, C, &got);
+            CHECK(std::memcmp(&want, &got, sizeof(float)) == 0);
+        }
 }
 
 TEST(scalar_max_cols_known) {
@@ -307,7 +327,50 @@ TEST(reshape_sizes_whose_product_overflows_int_fail_cleanly) {
     }
 }
 
-// ------------------------------------------------------------ NEON against scalar (aarch64)
+// Denormals keep their IEEE values in every table (32-bit NEON arithmetic flushes them to zero:
+// neither the scalar reference nor the NEON table may let that show).
+TEST(kernels_keep_denormals_known) {
+    std::vector<const K::Table*> tables = {&K::scalar};
+#if NANODET_HAVE_NEON
+    tables.push_back(&K::neon);
+#endif
+    const float d1 = std::ldexp(1.f, -140), d2 = std::ldexp(3.f, -146);  // d2 < d1, both denormal
+    for (const K::Table* t : tables) {
+        const std::string name = t->name;
+        // 16 anchors x 5 classes: the best is a denormal, in the vector part or in the tail
+        std::vector<float> rows(16 * 5, -1.f);
+        for (int i = 0; i < 16; ++i) {
+            rows[i * 5 + (i % 4)] = d1;
+            rows[i * 5 + 4] = i % 2 ? d2 : -d2;
+        }
+        std::vector<float> best(16);
+        t->max_rows(rows.data(), 16, 5, 5, best.data());
+        for (int i = 0; i < 16; ++i) CHECK_MSG(best[i] == d1, name + " max_rows " + std::to_string(i));
+        // 2 classes x 16 anchors: -1 against a denormal, and two denormals
+        std::vector<float> cols(2 * 16, -1.f);
+        for (int i = 0; i < 16; ++i) {
+            cols[16 + i] = d1;
+            if (i % 2) cols[i] = d2;
+        }
+        t->max_cols(cols.data(), 16, 2, 16, best.data());
+        for (int i = 0; i < 16; ++i) CHECK_MSG(best[i] == d1, name + " max_cols " + std::to_string(i));
+        // a box 1e-20 wide and high: its area is a denormal, and its IoU with itself is 1
+        const float s = 1e-20f, area = s * s;
+        CHECK(area > 0.f && area < 1e-38f);
+        const float box[4] = {0.f, 0.f, s, s};
+        std::vector<float> boxes, areas(8, area), iou(8, -1.f);
+        for (int k = 0; k < 8; ++k) boxes.insert(boxes.end(), box, box + 4);
+        t->iou_many(box, area, boxes.data(), areas.data(), 8, iou.data());
+        for (int k = 0; k < 8; ++k) CHECK_MSG(iou[k] == 1.f, name + " iou " + std::to_string(iou[k]));
+        // a denormal norm: 2 * 2^-140 = 2^-139
+        std::vector<uint8_t> px(20, 2);
+        std::vector<float> out(20);
+        t->u8_plane_normalize(px.data(), 1, 20, 0.f, d1, out.data());
+        for (float v : out) CHECK_MSG(v == std::ldexp(1.f, -139), name + " u8_plane_normalize");
+    }
+}
+
+// ------------------------------------------------------------ NEON against scalar (ARM)
 #if NANODET_HAVE_NEON
 namespace {
 
@@ -506,6 +569,63 @@ TEST(neon_iou_matches_scalar) {
                 std::string why;
                 CHECK_MSG(same_vec(a, b, n + 1, why), "n=" + std::to_string(n) + " " + why);
             }
+}
+
+// Where 32-bit NEON flushes to zero: coordinates and areas around FLT_MIN (denormal inputs,
+// differences and products that are or become denormal), against the scalar bits.
+TEST(neon_iou_tiny_boxes_match_scalar) {
+    const float fm = std::numeric_limits<float>::min();
+    std::uniform_real_distribution<float> p(0.f, 1.f);
+    const float scales[] = {fm * 0.25f, fm, fm * 4.f, 1e-20f, 1e-19f, 1.f};
+    for (float scale : scales)
+        for (int n : {4, 8, 13})
+            for (int rep = 0; rep < 50; ++rep) {
+                std::vector<float> boxes(4 * n), areas(n);
+                float box[4];
+                for (int k = 0; k <= n; ++k) {
+                    float* q = k < n ? &boxes[4 * k] : box;
+                    q[0] = scale * float(int(p(rng) * 8));  // a grid: equal and touching edges
+                    q[1] = scale * float(int(p(rng) * 8));
+                    q[2] = q[0] + scale * float(int(p(rng) * 8) - 1);
+                    q[3] = q[1] + scale * float(int(p(rng) * 8));
+                }
+                for (int k = 0; k < n; ++k) {
+                    const float* q = &boxes[4 * k];
+                    areas[k] = std::max(0.f, q[2] - q[0]) * std::max(0.f, q[3] - q[1]);
+                }
+                const float area = std::max(0.f, box[2] - box[0]) * std::max(0.f, box[3] - box[1]);
+                std::vector<float> a(n, 42.f), b(n, 42.f);
+                K::scalar.iou_many(box, area, boxes.data(), areas.data(), n, a.data());
+                K::neon.iou_many(box, area, boxes.data(), areas.data(), n, b.data());
+                std::string why;
+                CHECK_MSG(same_vec(a, b, n, why), "scale=" + std::to_string(scale) + " " + why);
+            }
+    // normal coordinates whose difference is not their flushed difference: 1.5 * 2^-126 - 2^-149
+    const float x1 = std::ldexp(1.f, -149), x2 = std::ldexp(1.5f, -126);
+    const float box[4] = {x1, 0.f, x2, 1.f}, boxes[16] = {x1, 0.f, x2, 1.f, x1, 0.f, x2, 1.f,
+                                                          x1, 0.f, x2, 1.f, x1, 0.f, x2, 1.f};
+    const float areas[4] = {x2 - x1, x2 - x1, x2 - x1, x2 - x1};
+    float a[4], b[4];
+    K::scalar.iou_many(box, x2 - x1, boxes, areas, 4, a);
+    K::neon.iou_many(box, x2 - x1, boxes, areas, 4, b);
+    for (int k = 0; k < 4; ++k) CHECK(th::same_float(a[k], b[k]) && a[k] == 1.f);
+}
+
+TEST(neon_u8_plane_normalize_extreme_parameters) {
+    const float fm = std::numeric_limits<float>::min();
+    const float values[] = {0.f, -0.f, 1e-40f, -1e-40f, fm, 1e-30f, std::ldexp(1.f, -100),
+                            0.017125f, 1.f, 123.675f, 255.f, 1e30f, kInf, -kInf, kNaN};
+    std::vector<uint8_t> px(3 * 40);
+    for (size_t i = 0; i < px.size(); ++i) px[i] = uint8_t(i * 37);
+    for (float mean : values)
+        for (float norm : values) {
+            std::vector<float> a(40), b(40);
+            K::scalar.u8_plane_normalize(px.data(), 3, 40, mean, norm, a.data());
+            K::neon.u8_plane_normalize(px.data(), 3, 40, mean, norm, b.data());
+            std::string why;
+            CHECK_MSG(same_vec(a, b, 40, why), "mean=" + std::to_string(mean) + " norm=" +
+                                                   std::to_string(norm) + " " + why);
+        }
 }
 
 TEST(neon_u8_plane_normalize_matches_scalar) {

@@ -1,6 +1,6 @@
-// Band-parallel preprocessing against ncnn's own bilinear resize: every band split, thread count
-// and channel count gives the same bytes as ncnn::resize_bilinear_c1/c3/c4 and the same floats
-// as the one-thread preprocess (which calls ncnn's resize directly).
+// Preprocessing against ncnn's own bilinear resize: every band split, thread count and channel
+// count gives the same bytes as ncnn::resize_bilinear_c1/c3/c4, and preprocess() the same floats
+// as ncnn's resize followed by a plain normalise-and-pad written here.
 #include <cstring>
 #include <random>
 #include <vector>
@@ -60,6 +60,50 @@ TEST(resize_rows_match_ncnn_any_band_split) {
                 CHECK(diff == 0);
             }
         }
+}
+
+// ncnn's resize into an 8-bit image, then each plane normalised and padded element by element
+ncnn::Mat reference_preprocess(const std::vector<uint8_t>& src, int sw, int sh, int cn,
+                               PixelFormat fmt, const Placement& pl, const float mean[3],
+                               const float norm[3]) {
+    auto small = ncnn_resize(src, sw, sh, sw * cn, cn, pl.content_w, pl.content_h);
+    const bool rgb = fmt == PixelFormat::RGB || fmt == PixelFormat::RGBA;
+    ncnn::Mat out(pl.input_w, pl.input_h, 3);
+    for (int c = 0; c < 3; ++c) {
+        const int sc = cn == 1 ? 0 : (c == 1 ? 1 : ((c == 0) == rgb ? 2 : 0));
+        float* plane = out.channel(c);
+        for (int y = 0; y < pl.input_h; ++y)
+            for (int x = 0; x < pl.input_w; ++x) {
+                const int sy = y - pl.pad_top, sx = x - pl.pad_left;
+                const bool inside = sy >= 0 && sy < pl.content_h && sx >= 0 && sx < pl.content_w;
+                const float v = inside ? float(small[(size_t(sy) * pl.content_w + sx) * cn + sc]) : 0.f;
+                plane[size_t(y) * pl.input_w + x] = (v - mean[c]) * norm[c];
+            }
+    }
+    return out;
+}
+
+TEST(preprocess_matches_ncnn_resize_then_normalise) {
+    const float mean[3] = {103.53f, 116.28f, 123.675f};
+    const float norm[3] = {0.017429f, 0.017507f, 0.017125f};
+    for (PixelFormat fmt : {PixelFormat::BGR, PixelFormat::RGB, PixelFormat::GRAY, PixelFormat::RGBA})
+        for (ResizeMode mode : {ResizeMode::Letterbox, ResizeMode::Dynamic, ResizeMode::Stretch})
+            for (const Size& s : kSizes) {
+                const int cn = channels_of(fmt);
+                auto src = random_image(s.sw, s.sh, cn, s.sw * cn, unsigned(s.sw + 7 * cn));
+                Placement pl = plan_placement(s.sw, s.sh, s.w, std::max(s.h, 2), mode, 32);
+                ncnn::Mat want = reference_preprocess(src, s.sw, s.sh, cn, fmt, pl, mean, norm);
+                for (int threads : {1, 2}) {
+                    ncnn::Mat got =
+                        preprocess(src.data(), s.sw, s.sh, s.sw * cn, fmt, pl, mean, norm, threads);
+                    CHECK(got.w == want.w && got.h == want.h && got.c == want.c);
+                    size_t diff = 0;
+                    for (int c = 0; c < want.c; ++c)
+                        diff += std::memcmp(want.channel(c), got.channel(c),
+                                            size_t(want.w) * want.h * sizeof(float)) != 0;
+                    CHECK(diff == 0);
+                }
+            }
 }
 
 TEST(preprocess_threads_bit_identical) {

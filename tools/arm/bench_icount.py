@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Exact aarch64 instruction counts per stage of nanodet::Detector, under qemu-aarch64 with the
-icount TCG plugin, by differencing runs of the cross-built bench_arm:
+"""Exact ARM instruction counts per stage of nanodet::Detector, under qemu-aarch64 (or qemu-arm
+for a 32-bit build: --qemu qemu-arm) with the icount TCG plugin, by differencing runs of the
+cross-built bench_arm:
 
   load            --stage all --loops 0                       (process start, model load, image)
   detect          --stage all --warmup W --loops L   minus the same with --loops 0, / L
@@ -74,7 +75,8 @@ def main() -> int:
     if args.ncnn_opt:
         common += ["--ncnn-opt", args.ncnn_opt]
     stages = set(args.stages.split(","))
-    res: dict = {"cpu": args.cpu, "model": args.model, "image": args.image,
+    arch = "armv7" if os.path.basename(args.qemu) == "qemu-arm" else "aarch64"
+    res: dict = {"arch": arch, "cpu": args.cpu, "model": args.model, "image": args.image,
                  "resize": args.resize, "input_size": args.input_size or "model default",
                  "threads": 1, "precision": args.precision, "ncnn_opt": args.ncnn_opt}
     t0 = time.time()
@@ -110,7 +112,7 @@ def main() -> int:
     def m(v: float) -> str:
         return f"{v / 1e6:12.3f} M"
 
-    print(f"aarch64 instruction counts ({args.cpu}, 1 thread) {os.path.basename(args.model)}"
+    print(f"{arch} instruction counts ({args.cpu}, 1 thread) {os.path.basename(args.model)}"
           f" {os.path.basename(args.image)} {args.resize} {args.input_size or ''}")
     for key, label in (("load_insns", "load (process, model, image)"),
                        ("detect_insns", "detect() per frame"),

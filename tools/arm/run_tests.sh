@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The aarch64 stage of CI: from a Debian bookworm x86_64 machine, cross-build and test nanodet-ncnn
-# for 64-bit ARM under qemu-user (cortex-a72 = Raspberry Pi 4 class, cortex-a76 = Pi 5 class).
+# The ARM stage of CI: from a Debian bookworm x86_64 machine, cross-build and test nanodet-ncnn
+# for 64-bit ARM under qemu-user (cortex-a72 = Raspberry Pi 4 class, cortex-a76 = Pi 5 class),
+# and its C++ tests for 32-bit ARM (cortex-a7 = Pi 2 class, cortex-a15).
 #
 #   bash tools/arm/run_tests.sh
 #
@@ -17,6 +18,10 @@
 #      forward passes) under cortex-a72, then cortex-a76; "no tests collected" fails
 #   5. the qemu icount plugin and decode+NMS instruction counts (NEON vs scalar);
 #      NANODET_ARM_ICOUNT=full also counts detect() and the raw extract, =0 skips
+#   6. armv7 (32-bit, Raspberry Pi OS 32-bit): the C++ tests cross-built with the release's zig
+#      toolchain (ncnn: the release's cached armv7 build), unit tests (NEON vs scalar kernels)
+#      under qemu-arm -cpu cortex-a7 and cortex-a15, end to end under cortex-a7, decode+NMS
+#      instruction counts on cortex-a7 with the icount stages; NANODET_ARM_SKIP_ARMV7=1 skips
 #
 # Environment: NANODET_SHARED (default ../shared beside the repo), NANODET_ARM_PYTEST_ARGS
 # (replaces the default selection), NANODET_ARM_JOBS (default 2), NANODET_ARM_SKIP_PYTEST=1,
@@ -128,5 +133,44 @@ if [[ ${NANODET_ARM_ICOUNT:-1} != 0 ]]; then
     stage_done "icount plugin + instruction counts ($stages)" $t
 fi
 
-log "aarch64 stage passed in $((SECONDS - T0)) s (results in $OUT)"
+# ---- armv7: the same kernels' tests for 32-bit ARM ---------------------------------------------
+if [[ ${NANODET_ARM_SKIP_ARMV7:-0} != 1 ]]; then
+    t=$SECONDS
+    command -v qemu-arm >/dev/null || die "no qemu-arm (Debian package qemu-user)"
+    step_sysroot_armhf
+    step_build_tools_armv7
+    stage_done "armv7: sysroot + cross-build (zig) C++ tests" $t
+
+    t=$SECONDS
+    for cpu in cortex-a7 cortex-a15; do
+        log "armv7 C++ unit tests under qemu-arm -cpu $cpu"
+        qemu_run_armv7 "$cpu" "$TOOLS_BUILD_ARMV7/cpp/tests/nanodet_core_tests" \
+            > "$OUT/core_tests_armv7_$cpu.txt" 2>&1 ||
+            { cat "$OUT/core_tests_armv7_$cpu.txt"; die "armv7 C++ unit tests failed on $cpu"; }
+        grep -q "^kernels compiled: neon + scalar" "$OUT/core_tests_armv7_$cpu.txt" ||
+            die "the armv7 build has no NEON kernels"
+        grep -E "passed, [0-9]+ failed" "$OUT/core_tests_armv7_$cpu.txt"
+    done
+    log "armv7 C++ end-to-end test (real models, NEON vs scalar decode) under qemu-arm -cpu cortex-a7"
+    OMP_THREAD_LIMIT=1 qemu_run_armv7 cortex-a7 "$TOOLS_BUILD_ARMV7/cpp/tests/nanodet_e2e_tests" \
+        --shared "$SHARED" --image "$ARM/images/bus.ppm" --dump "$OUT/e2e_armv7.txt" \
+        > "$OUT/e2e_tests_armv7.txt" 2>&1 ||
+        { cat "$OUT/e2e_tests_armv7.txt"; die "armv7 C++ end-to-end test failed"; }
+    grep -E "^(ok|FAIL)|passed, [0-9]+ failed" "$OUT/e2e_tests_armv7.txt"
+    stage_done "armv7 C++ tests (a7+a15 unit, a7 e2e)" $t
+
+    if [[ ${NANODET_ARM_ICOUNT:-1} != 0 ]]; then
+        t=$SECONDS
+        step_icount_plugin
+        log "armv7 instruction counts (decode), NanoDet-Plus-m 416 on bus.jpg, cortex-a7"
+        "$HOST_PY" "$REPO/tools/arm/bench_icount.py" --bench "$TOOLS_BUILD_ARMV7/cpp/tools/bench_arm" \
+            --qemu qemu-arm --ld-prefix "$SYSROOT_ARMHF" --cpu cortex-a7 \
+            --plugin "$ICOUNT_DIR/libicount.so" \
+            --model "$SHARED/models/yyccR__nanodet-plus-ncnn-android/nanodet-plus-coco-416.param" \
+            --image "$ARM/images/bus.ppm" --stages decode --json "$OUT/icount_armv7.json"
+        stage_done "armv7 instruction counts (decode)" $t
+    fi
+fi
+
+log "ARM stage passed in $((SECONDS - T0)) s (results in $OUT)"
 printf '  %s\n' "${SUMMARY[@]}"

