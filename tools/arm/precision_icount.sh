@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Per-CPU precision table (docs/arm.md): instruction counts of the network stage and of detect()
+# for nanodet-m 320, NanoDet-Plus-m 416 and the shipped INT8 model at fp32 / fp16 / int8 on
+# cortex-a53, cortex-a72, cortex-a76 (aarch64) and fp32 on cortex-a7 (armv7l), one thread, under
+# qemu + the icount plugin, with the bench_arm of the release wheels (tools/release/build.sh).
+#
+#   bash tools/arm/precision_icount.sh [--dist DIR] [--cpus cortex-a53,...] [-j N] [--json OUT]
+#
+# Default --json: benchmarks/data/precision_icount.json (committed raw data). Instruction counts
+# are not time (an fp16 and an fp32 instruction differ in cost; memory traffic is not counted).
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+dist="$REPO/dist"
+json="$REPO/benchmarks/data/precision_icount.json"
+pass=()
+while (($#)); do
+    case "$1" in
+        --dist) dist="$2"; shift 2 ;;
+        --json) json="$2"; shift 2 ;;
+        *) pass+=("$1"); shift ;;
+    esac
+done
+
+find_host_python
+step_host_packages
+command -v qemu-arm >/dev/null || die "qemu-arm missing (apt-get install qemu-user)"
+step_icount_plugin
+step_ppm_images
+step_sysroot
+step_sysroot_for armhf arm-linux-gnueabihf "$ARM/sysroot-armhf" "$ARM/sysconfig-armhf"
+
+# bench_arm of each release wheel, unpacked into a folder of its own
+site="$ARM/precision-$REPO_KEY"
+declare -A bench
+src=""
+for arch in aarch64 armv7l; do
+    whl="$(ls "$dist"/nanodet_ncnn-*-cp311-cp311-manylinux_*_"$arch".whl 2>/dev/null | head -1)"
+    [[ -n $whl ]] || die "no $arch wheel in $dist (bash tools/release/build.sh $arch, or --dist DIR)"
+    rm -rf "$site/$arch"
+    plats=()
+    for v in 31 28 27 17; do plats+=(--platform "manylinux_2_${v}_$arch"); done
+    "$HOST_PY" -m pip install -q --disable-pip-version-check --no-deps --no-compile \
+        --only-binary=:all: "${plats[@]}" --python-version 3.11 --implementation cp \
+        --target "$site/$arch" "$whl"
+    bench[$arch]="$site/$arch/bin/bench_arm"
+    [[ -x ${bench[$arch]} ]] || die "no bench_arm in $whl"
+    src+="${src:+, }$(basename "$whl")"
+done
+
+exec "$HOST_PY" "$REPO/tools/arm/precision_icount.py" \
+    --bench-aarch64 "${bench[aarch64]}" --bench-armv7l "${bench[armv7l]}" \
+    --ld-aarch64 "$SYSROOT" --ld-armv7l "$ARM/sysroot-armhf" --plugin "$ICOUNT_DIR/libicount.so" \
+    --shared "$SHARED" --image "$ARM/images/bus.ppm" --json "$json" --source "$src" "${pass[@]}"
