@@ -30,20 +30,11 @@ step_sysroot
 step_sysroot_for armhf arm-linux-gnueabihf "$ARM/sysroot-armhf" "$ARM/sysconfig-armhf"
 
 # bench_arm of each release wheel, unpacked into a folder of its own
-site="$ARM/precision-$REPO_KEY"
 declare -A bench
 src=""
 for arch in aarch64 armv7l; do
-    whl="$(ls "$dist"/nanodet_ncnn-*-cp311-cp311-manylinux_*_"$arch".whl 2>/dev/null | head -1)"
-    [[ -n $whl ]] || die "no $arch wheel in $dist (bash tools/release/build.sh $arch, or --dist DIR)"
-    rm -rf "$site/$arch"
-    plats=()
-    for v in 31 28 27 17; do plats+=(--platform "manylinux_2_${v}_$arch"); done
-    "$HOST_PY" -m pip install -q --disable-pip-version-check --no-deps --no-compile \
-        --only-binary=:all: "${plats[@]}" --python-version 3.11 --implementation cp \
-        --target "$site/$arch" "$whl"
-    bench[$arch]="$site/$arch/bin/bench_arm"
-    [[ -x ${bench[$arch]} ]] || die "no bench_arm in $whl"
+    whl="$(release_wheel_site "$dist" "$arch" "$ARM/precision-$REPO_KEY/$arch")"
+    bench[$arch]="$ARM/precision-$REPO_KEY/$arch/bin/bench_arm"
     src+="${src:+, }$(basename "$whl")"
 done
 
