@@ -32,16 +32,17 @@ PRECISIONS = ("fp32", "fp16")
 
 def worker(args) -> int:
     import nanodet_ncnn
-    from nanodet_ncnn.evaluate import class_mapping, load_dataset
+    from nanodet_ncnn.evaluate import class_mapping
     from nanodet_ncnn.sources import to_frames
 
-    gt = load_dataset(args.data)
-    images = gt.images[:args.limit] if args.limit else gt.images
+    with open(args.images) as f:  # the host read the dataset (decoding it here costs minutes)
+        spec = json.load(f)
+    images = spec["images"]
     out = {"cpu": args.cpu_label, "model": args.model, "ncnn": nanodet_ncnn.__version__, "runs": {}}
     for prec in PRECISIONS:
         det = nanodet_ncnn.Detector(os.path.join(args.shared, MODELS[args.model]), precision=prec,
                                     num_threads=1)
-        mapping = class_mapping(list(det.names), gt.names)
+        mapping = class_mapping(list(det.names), spec["names"])
         preds = []
         t0 = time.time()
         with to_frames([im["path"] for im in images]) as frames:
@@ -65,24 +66,28 @@ def host(args) -> int:
 
     env = dict(os.environ, PYTHONPATH=args.pythonpath, OMP_THREAD_LIMIT="1", PYTHONHASHSEED="0",
                PYTHONDONTWRITEBYTECODE="1", OPENBLAS_NUM_THREADS="1")
+    gt = load_dataset(args.data)
+    if args.limit:
+        keep = {im["id"] for im in gt.images[:args.limit]}
+        gt.images = gt.images[:args.limit]
+        gt.boxes = [b for b in gt.boxes if b["image_id"] in keep]
+    fd, images_json = tempfile.mkstemp(suffix=".json")
+    with os.fdopen(fd, "w") as f:
+        json.dump({"names": gt.names, "images": [{"id": im["id"], "path": im["path"]}
+                                                 for im in gt.images]}, f)
     procs, outs = [], {}
     t0 = time.time()
     for model in args.models.split(","):
         fd, outs[model] = tempfile.mkstemp(suffix=".json")
         os.close(fd)
         cmd = (["nice", "-n", "10"] + shlex.split(args.emu) +
-               [os.path.abspath(__file__), "--worker", "--model", model, "--data", args.data,
-                "--shared", args.shared, "--limit", str(args.limit), "--cpu-label", args.cpu_label,
-                "--out", outs[model]])
+               [os.path.abspath(__file__), "--worker", "--model", model, "--images", images_json,
+                "--shared", args.shared, "--cpu-label", args.cpu_label, "--out", outs[model]])
         procs.append((model, subprocess.Popen(cmd, env=env)))
     for model, p in procs:
         if p.wait() != 0:
             sys.exit(f"emulated detection of {model} failed (exit {p.returncode})")
-    gt = load_dataset(args.data)
-    if args.limit:
-        keep = {im["id"] for im in gt.images[:args.limit]}
-        gt.images = gt.images[:args.limit]
-        gt.boxes = [b for b in gt.boxes if b["image_id"] in keep]
+    os.unlink(images_json)
     result = {"schema": "nanodet-ncnn-emulated-eval/1", "cpu": args.cpu_label,
               "data": os.path.basename(os.path.normpath(args.data)), "images": len(gt.images),
               "conf": 0.001, "iou": 0.6, "emulation_seconds": round(time.time() - t0, 1),
@@ -125,6 +130,7 @@ def main() -> int:
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--model", default="")
     ap.add_argument("--limit", type=int, default=0, help="first N images (0 = all)")
+    ap.add_argument("--images", default="", help="(worker) JSON of names and images to run")
     ap.add_argument("--out", default="")
     ap.add_argument("--json", default="")
     args = ap.parse_args()

@@ -36,8 +36,8 @@ def detector(precision: str, key: str = "nanodet_m") -> nanodet_ncnn.Detector:
                                  num_threads=1)
 
 
-def raw(det, image):
-    d = det.detect(image, conf=0.05)
+def raw(det, image, conf=0.05):
+    d = det.detect(image, conf=conf)
     return d.xyxy, d.scores, d.class_ids
 
 
@@ -59,12 +59,13 @@ def test_fp16_runs_only_where_the_cpu_has_it(bus):
     fp16, fp32 = detector("fp16"), detector("fp32")
     assert fp16.precision_used == "fp16" and fp32.precision_used == "fp32"
     assert "precision fp32 (asked)" in fp32.describe()
-    a, b = raw(fp16, bus), raw(fp32, bus)
+    a, b = raw(fp16, bus, 0.3), raw(fp32, bus, 0.3)
+    assert len(b[0]) > 0
     if cpu_has_fp16_arithmetic():
         assert "precision fp16 (asked)" in fp16.describe()
-        # fp16 arithmetic changes the scores a little, not the objects found
+        # fp16 arithmetic changes the scores a little, not the confident objects found
         assert not np.array_equal(a[1], b[1])
-        assert_same_detections(a, b, conf=0.05, box_iou=0.9, score_tol=0.03, margin=0.03)
+        assert_same_detections(a, b, conf=0.3, box_iou=0.9, score_tol=0.03, margin=0.03)
     else:
         assert "convolutions run in fp32" in fp16.describe(), fp16.describe()
         for x, y in zip(a, b):

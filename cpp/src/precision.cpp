@@ -22,6 +22,8 @@ const char* no_fp16_why() {
     return "CPU has no asimdhp (ARMv8.2 fp16)";
 #elif defined(__arm__)
     return "ncnn has no fp16 arithmetic on 32-bit ARM";
+#elif defined(__x86_64__) || defined(__i386__) || defined(_M_X64)
+    return "ncnn has no fp16 arithmetic on x86";
 #else
     return "ncnn has no fp16 arithmetic on this CPU";
 #endif
