@@ -72,11 +72,18 @@ def test_fp16_runs_only_where_the_cpu_has_it(bus):
             np.testing.assert_array_equal(x, y)
 
 
-def test_int8_graph_stays_int8():
+def test_int8_graph_stays_int8(bus):
     det = detector("auto", "plus_int8")
     assert det.quantized and det.precision_used == "int8"
-    assert "precision int8 (auto: INT8-quantized graph)" in det.describe()
-    assert detector("int8", "plus_int8").precision_used == "int8"
+    assert "precision int8 (auto: INT8-quantized graph" in det.describe()
+    # its float layers follow the CPU rule: fp16 where the CPU has it (what precision="fp16"
+    # runs on this graph), else fp32 (what precision="int8" runs)
+    twin = "fp16" if cpu_has_fp16_arithmetic() else "int8"
+    assert ("float layers fp16" in det.describe()) == cpu_has_fp16_arithmetic()
+    a, b = raw(det, bus), raw(detector(twin, "plus_int8"), bus)
+    assert len(a[0]) > 0
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
 
 
 def test_int8_asked_of_a_float_graph_fails():

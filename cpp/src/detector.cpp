@@ -180,7 +180,7 @@ std::unique_ptr<Detector> Detector::from_memory(const std::string& param_text, c
     Impl& m = *d->impl_;
     m.opts = opts;
     m.precision = choose_precision(opts.precision, quantized);
-    apply_precision(m.net.opt, m.precision.precision);
+    apply_precision(m.net.opt, m.precision);
     m.net.opt.num_threads = opts.num_threads;
     m.weights.assign(bin, bin + bin_size);
     load_net(m.net, param_text, graph, m.weights);

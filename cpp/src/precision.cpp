@@ -43,18 +43,23 @@ const char* precision_name(Precision p) {
 
 PrecisionChoice choose_precision(Precision asked, bool quantized) {
     if (asked == Precision::FP16 && !cpu_has_fp16_arithmetic())
-        return {Precision::FP16, std::string("asked; ") + no_fp16_why() + ": convolutions run in fp32"};
-    if (asked != Precision::Auto) return {asked, "asked"};
-    if (quantized) return {Precision::INT8, "auto: INT8-quantized graph"};
-    if (cpu_has_fp16_arithmetic()) return {Precision::FP16, "auto: CPU has asimdhp"};
-    return {Precision::FP32, std::string("auto: ") + no_fp16_why()};
+        return {Precision::FP16, false,
+                std::string("asked; ") + no_fp16_why() + ": convolutions run in fp32"};
+    if (asked != Precision::Auto) return {asked, false, "asked"};
+    const bool fp16 = cpu_has_fp16_arithmetic();
+    if (quantized && fp16)
+        return {Precision::INT8, true,
+                "auto: INT8-quantized graph; float layers fp16: CPU has asimdhp"};
+    if (quantized) return {Precision::INT8, false, "auto: INT8-quantized graph"};
+    if (fp16) return {Precision::FP16, false, "auto: CPU has asimdhp"};
+    return {Precision::FP32, false, std::string("auto: ") + no_fp16_why()};
 }
 
-void apply_precision(ncnn::Option& o, Precision p) {
+void apply_precision(ncnn::Option& o, const PrecisionChoice& p) {
     o.use_vulkan_compute = false;
     o.lightmode = true;
     o.use_int8_inference = true;  // quantized graphs need it; float graphs ignore it
-    const bool fp16 = p == Precision::FP16;
+    const bool fp16 = p.precision == Precision::FP16 || p.fp16_float_layers;
     o.use_fp16_packed = o.use_fp16_storage = o.use_fp16_arithmetic = fp16;
     o.use_bf16_storage = false;
 }
