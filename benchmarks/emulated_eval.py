@@ -4,7 +4,7 @@ qemu-aarch64 -cpu cortex-a76 (ARMv8.2 fp16: ncnn's fp16 convolutions run) with p
 and fp16, nanodet-m and NanoDet-Plus-m 416, scored on the host with pycocotools
 (nanodet_ncnn.evaluate.coco_map, the code `nanodet-ncnn eval` uses).
 
-Normally started by tools/arm/precision_eval.sh, which supplies the emulator command. Direct use:
+Normally started by tools/arm/precision_icount.sh --eval, which supplies the emulator command. Direct use:
 
   python benchmarks/emulated_eval.py --emu "qemu-aarch64 -cpu cortex-a76 -L SYSROOT SYSROOT/usr/bin/python3.11" \\
       --pythonpath SITE1:SITE2 --data ../shared/datasets/coco128-val2017 --limit 32 --json OUT
@@ -140,7 +140,7 @@ def main() -> int:
     if args.worker:
         return worker(args)
     if not args.emu:
-        ap.error("--emu is required (or use tools/arm/precision_eval.sh)")
+        ap.error("--emu is required (or use tools/arm/precision_icount.sh --eval)")
     return host(args)
 
 
