@@ -15,7 +15,7 @@ from nanodet_ncnn.bench import SCHEMA, find_bench_arm
 from conftest import IMAGES, model_paths
 
 TOP_KEYS = {"schema", "runner", "model", "image", "image_size", "input_size", "resize",
-            "precision", "mode", "stage", "threads", "workers", "cores", "cores_used", "loops",
+            "precision", "precision_used", "precision_detail", "mode", "stage", "threads", "workers", "cores", "cores_used", "loops",
             "warmup", "detections", "cpu", "ncnn_version", "kernels", "load_ms", "stages_ms",
             "throughput"}
 STAGE_KEYS = {"preprocess", "inference", "decode", "nms", "total", "wall"}
@@ -131,6 +131,21 @@ def test_bench_arm_workers_throughput_json(bench_arm, tmp_path):
         abs(d["detections"] - serial_detections(IMAGES / "zidane.jpg")) <= 1
 
 
+@pytest.mark.parametrize("precision", ["auto", "fp16"])
+def test_bench_arm_says_which_precision_ran(bench_arm, precision, tmp_path):
+    out = tmp_path / "p.json"
+    param, bin_path = model_paths("nanodet_m")
+    r = run_bench_arm(bench_arm, "--model", param, "--image", IMAGES / "bus.jpg", "--loops", 1,
+                      "--warmup", 0, "--precision", precision, "--json", out)
+    assert r.returncode == 0, r.stderr
+    d = json.loads(out.read_text())
+    det = _core.Detector(str(param), str(bin_path), precision=precision)  # the same core rule
+    assert d["precision"] == precision
+    assert d["precision_used"] == det.precision_used
+    assert d["precision_detail"] == det.precision_detail
+    assert f"precision  {precision} -> {det.precision_detail}" in r.stdout
+
+
 @pytest.mark.parametrize("workers", [None, 2])
 def test_cli_bench_both_runners_write_the_same_schema(workers, tmp_path):
     extra = ["--workers", workers] if workers else ["--threads", 1]
@@ -144,7 +159,8 @@ def test_cli_bench_both_runners_write_the_same_schema(workers, tmp_path):
         reports[runner] = d = json.loads(out.read_text())
         check_schema(d, runner=runner, mode=mode, workers=workers or 1, loops=3)
     a, b = reports["bench_arm"], reports["python"]
-    for k in ("image_size", "input_size", "resize", "precision", "threads", "workers", "stage"):
+    for k in ("image_size", "input_size", "resize", "precision", "precision_used",
+              "precision_detail", "threads", "workers", "stage"):
         assert a[k] == b[k], k
     for k in TOP_KEYS:
         assert type(a[k]) is type(b[k]) or {type(a[k]), type(b[k])} <= {int, float}, k
