@@ -94,10 +94,26 @@ bench() {  # bench CPU: the wheel's bench_arm, one loop of NanoDet-m
     stage_done "bench_arm ($EMU_ARCH, $cpu)" $t
 }
 
+# Host scripts for the emulated tests' child processes: qemu-user hands execve to the host
+# kernel, which cannot run ARM binaries here (no binfmt_misc), so sys.executable (conftest reads
+# NANODET_NCNN_TEST_PYTHON) and bench_arm on PATH are scripts running the same qemu and CPU model.
+child_wrappers() {  # child_wrappers CPU -> prints their folder
+    local dir="$WT/bin-$EMU_ARCH-$1"
+    mkdir -p "$dir"
+    printf '#!/bin/sh\nexec %s -cpu %s -L %s %s "$@"\n' "$QEMU" "$1" "$EMU_ROOT" \
+        "$EMU_ROOT/usr/bin/python3.11" > "$dir/python"
+    printf '#!/bin/sh\nexec %s -cpu %s -L %s %s "$@"\n' "$QEMU" "$1" "$EMU_ROOT" \
+        "$EMU_SITE/bin/bench_arm" > "$dir/bench_arm"
+    chmod +x "$dir/python" "$dir/bench_arm"
+    echo "$dir"
+}
+
 # emulated python for the current arch: emu CPU args...
 emu() {
-    local cpu="$1"
+    local cpu="$1" bin
     shift
+    bin="$(child_wrappers "$cpu")"
+    PATH="$bin:$PATH" NANODET_NCNN_TEST_PYTHON="$bin/python" \
     PYTHONPATH="$EMU_SITE:$EMU_DEPS" PYTHONHASHSEED=0 OPENBLAS_NUM_THREADS=1 \
     OMP_THREAD_LIMIT="${OMP_THREAD_LIMIT:-1}" PYTHONDONTWRITEBYTECODE=1 NANODET_NCNN_SHARED="$SHARED" \
         "$QEMU" -cpu "$cpu" -L "$EMU_ROOT" "$EMU_ROOT/usr/bin/python3.11" "$@"
@@ -128,6 +144,66 @@ step_armhf_site() {
         "${ARMHF_PURE[@]}"
     rm -rf "$ARM/debs-armhf-np"
     echo "$want" > "$site/.complete"
+}
+
+# The test extra's other packages for the emulated aarch64 Python (beside lib.sh's $SITE, which
+# other scripts share): PyPI's aarch64 / pure-Python wheels with their dependencies, minus what
+# $SITE has and the GUI OpenCV that trackers asks for (cv2 is opencv-python-headless there).
+AARCH64_TEST_REQS=("supervision>=0.30" "trackers>=2.1" "aiohttp>=3.9" qrcode matplotlib pycocotools
+    pillow)
+step_aarch64_test_site() {
+    local site="$ARM/site-testdeps-aarch64" wh="$ARM/wheelhouse-testdeps" want
+    want="$(printf '%s\n' "${AARCH64_TEST_REQS[@]}" | sha1sum | cut -c1-12)"
+    [[ -f $site/.complete && $(cat "$site/.complete") == "$want" ]] && return
+    log "aarch64 wheels for the test extra: ${AARCH64_TEST_REQS[*]}"
+    rm -rf "$site" "$wh"
+    mkdir -p "$wh"
+    local plats=(--platform manylinux_2_28_aarch64 --platform manylinux_2_17_aarch64
+        --platform manylinux2014_aarch64 --python-version 3.11 --implementation cp)
+    "$HOST_PY" -m pip download -q --disable-pip-version-check --only-binary=:all: "${plats[@]}" \
+        -d "$wh" "${AARCH64_TEST_REQS[@]}" "opencv-python-headless<5" 2> >(grep -v "is ignored" >&2)
+    rm -f "$wh"/numpy-* "$wh"/opencv_python-* "$wh"/opencv_python_headless-*
+    "$HOST_PY" -m pip install -q --disable-pip-version-check --no-deps --no-compile \
+        --only-binary=:all: "${plats[@]}" --target "$site" "$wh"/*.whl
+    rm -rf "$wh"
+    echo "$want" > "$site/.complete"
+}
+
+# OpenCV for the armhf Python: PyPI has no armv7l cv2, Debian bookworm's python3-opencv (4.6) is
+# built for its 3.11. Its dependency closure is ~400 packages (VTK, GTK, GDAL, ...); they are
+# downloaded and unpacked in a scratch folder and only the libraries cv2 loads (needed_libs.py)
+# are copied into the sysroot, as dpkg -x would have put them. The stamp lives in the sysroot,
+# so a rebuilt sysroot gets them again.
+step_armhf_opencv() {
+    local root="$ARM/sysroot-armhf" tmp="$ARM/opencv-armhf-tmp"
+    [[ -f $root/.opencv-complete ]] && return
+    log "OpenCV (Debian armhf python3-opencv, only the libraries cv2 loads) into $root"
+    rm -rf "$tmp"
+    mkdir -p "$tmp/debs" "$tmp/tree"
+    local opts pkgs
+    opts="$(private_apt "$ARM/apt-armhf" deb armhf)"
+    # shellcheck disable=SC2086
+    pkgs="$(apt-cache $opts depends --recurse --no-recommends --no-suggests --no-conflicts \
+        --no-breaks --no-replaces --no-enhances --no-pre-depends python3-opencv |
+        grep -v '^ ' | grep -v '^<' | sort -u |
+        grep -vxE 'python3|python3-minimal|python3\.11.*|libpython3.*|python3-numpy.*')"
+    # shellcheck disable=SC2086
+    (cd "$tmp/debs" && apt-get $opts download $pkgs)
+    for d in "$tmp/debs"/*.deb; do dpkg -x "$d" "$tmp/tree"; done
+    local cv2="usr/lib/python3/dist-packages/cv2.cpython-311-arm-linux-gnueabihf.so" rel n=0
+    [[ -f $tmp/tree/$cv2 ]] || die "python3-opencv has no $cv2"
+    "$HOST_PY" "$REPO/tools/release/needed_libs.py" "$tmp/tree" "$tmp/tree/$cv2" "$root" \
+        > "$tmp/libs.txt"
+    while read -r rel; do
+        mkdir -p "$root/$(dirname "$rel")"
+        cp -L "$tmp/tree/$rel" "$root/$rel"
+        n=$((n + 1))
+    done < "$tmp/libs.txt"
+    cp "$tmp/tree/$cv2" "$root/$cv2"
+    log "cv2 + $n libraries ($(du -shc $(sed "s|^|$root/|" "$tmp/libs.txt") | tail -1 | cut -f1)) of" \
+        "$(ls "$tmp/debs" | wc -l) packages ($(du -sh "$tmp/debs" | cut -f1))"
+    rm -rf "$tmp"
+    touch "$root/.opencv-complete"
 }
 
 find_host_python
