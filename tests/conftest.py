@@ -37,6 +37,25 @@ def pytest_configure(config):
         "exists: deselected there by tools/release/test_wheels.sh)")
 
 
+_DESELECTED: list = []
+
+
+def pytest_deselected(items):
+    _DESELECTED.extend(items)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Why tests were deselected: by marker (-m) or by name (-k / --deselect)."""
+    if not _DESELECTED:
+        return
+    why: dict[str, int] = {}
+    for item in _DESELECTED:
+        marks = [m for m in ("slow", "needs_ncnn_wheel") if item.get_closest_marker(m)]
+        key = "+".join(marks) if marks else "by name"
+        why[key] = why.get(key, 0) + 1
+    terminalreporter.write_line("deselected: " + ", ".join(f"{n} {k}" for k, n in sorted(why.items())))
+
+
 # With the shared data present every test can run, so a skip means a missing dependency or a
 # broken set-up that would otherwise pass silently: it is reported as a failure. Only tests
 # marked `allow_skip` (a dependency on the machine, not on the project's data or extras) may skip.

@@ -57,6 +57,7 @@ def wheel_input(img: np.ndarray, size: int, mode: str) -> np.ndarray:
     return np.array(mat)
 
 
+@pytest.mark.needs_ncnn_wheel
 @pytest.mark.parametrize("key", ["plus_onnx", "nanodet_m"])
 @pytest.mark.parametrize("mode", ["letterbox", "dynamic"])
 def test_threaded_preprocess_is_bit_identical(key, mode):

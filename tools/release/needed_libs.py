@@ -1,14 +1,15 @@
-"""The shared libraries an ELF file loads (its DT_NEEDED closure), looked up in an unpacked
+"""The shared libraries ELF files load (their DT_NEEDED closure), looked up in an unpacked
 Debian tree and skipping those a sysroot already has: prints their paths relative to the tree.
 
-    python needed_libs.py TREE ELF SYSROOT [TRIPLET]
+    python needed_libs.py TREE SYSROOT ELF...      (NANODET_TRIPLET, default arm-linux-gnueabihf)
 
 Used by tools/release/test_wheels.sh to keep, of python3-opencv's 400-package dependency closure,
-only the libraries cv2 really loads. Reads the dynamic section with readelf (binutils; the cross
+only the libraries cv2 (and Pillow) really load. Reads the dynamic section with readelf (binutils; the cross
 toolchain's <triplet>-readelf works as well).
 """
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -34,12 +35,13 @@ def lookup(name: str, base: Path, triplet: str) -> Path | None:
     return None
 
 
-def closure(tree: Path, elf: Path, sysroot: Path, triplet: str) -> list[Path]:
+def closure(tree: Path, elfs: list[Path], sysroot: Path, triplet: str) -> list[Path]:
     tool = readelf()
     found: dict[str, Path | None] = {}
-    todo, missing = [elf], []
+    todo, missing = list(elfs), []
     while todo:
-        out = subprocess.run([tool, "-d", str(todo.pop())], capture_output=True, text=True,
+        elf = todo.pop()
+        out = subprocess.run([tool, "-d", str(elf)], capture_output=True, text=True,
                              check=True).stdout
         for name in re.findall(r"\(NEEDED\).*\[(.*)\]", out):
             if name in found:
@@ -50,18 +52,18 @@ def closure(tree: Path, elf: Path, sysroot: Path, triplet: str) -> list[Path]:
             path = lookup(name, tree, triplet)
             found[name] = path
             if path is None:
-                missing.append(name)
+                missing.append(f"{name} (of {elf.name})")
             else:
                 todo.append(path)
     if missing:
-        raise SystemExit(f"needed_libs.py: {elf.name} needs {', '.join(missing)}, found nowhere")
+        raise SystemExit(f"needed_libs.py: {', '.join(missing)} found nowhere")
     return sorted(p.relative_to(tree) for p in found.values() if p is not None)
 
 
 def main() -> None:
-    tree, elf, sysroot = map(Path, sys.argv[1:4])
-    triplet = sys.argv[4] if len(sys.argv) > 4 else "arm-linux-gnueabihf"
-    for rel in closure(tree, elf, sysroot, triplet):
+    tree, sysroot, *elfs = map(Path, sys.argv[1:])
+    triplet = os.environ.get("NANODET_TRIPLET", "arm-linux-gnueabihf")
+    for rel in closure(tree, elfs, sysroot, triplet):
         print(rel)
 
 
