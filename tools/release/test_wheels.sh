@@ -223,6 +223,8 @@ step_armhf_debian_python() {
     mkdir -p "$tmp/debs" "$tmp/tree"
     local opts pkgs
     opts="$(private_apt "$ARM/apt-armhf" deb armhf)"
+    # shellcheck disable=SC2086
+    apt-get $opts update
     # numpy is step_armhf_site's; the interpreter is the sysroot's
     # shellcheck disable=SC2086
     pkgs="$(apt-cache $opts depends --recurse --no-recommends --no-suggests --no-conflicts \

@@ -16,7 +16,6 @@ HOST_ONLY=(
 # cortex-a72 (and cortex-a7 on armv7l): the broad run, each module's listed tests
 BROAD=(
     tests/test_detect.py::test_bus_finds_bus_and_people
-    tests/test_detect.py::test_zidane_two_people
     tests/test_detect.py::test_path_and_array_agree
     tests/test_detect.py::test_boxes_inside_image_and_sorted
     tests/test_detect.py::test_custom_one_class_model
@@ -24,10 +23,8 @@ BROAD=(
     tests/test_detect.py::test_nms_modes
     tests/test_detect.py::test_rgb_and_gray_and_bgra
     tests/test_detect.py::test_non_contiguous_views
-    tests/test_detect.py::test_threads_match_serial
     tests/test_detect.py::test_detections_object
     tests/test_detect.py::test_input_size_option
-    tests/test_detect.py::test_fixed_shape_export
     tests/test_errors.py
     tests/test_bench.py::test_bench_arm_reads_jpeg
     tests/test_bench.py::test_bench_arm_rejects_what_it_cannot_decode
@@ -36,31 +33,26 @@ BROAD=(
     tests/test_cli.py::test_error_exit_codes
     tests/test_cli.py::test_user_errors_are_one_line
     tests/test_cli.py::test_detect_prints_and_saves
-    tests/test_cli.py::test_bug_traceback_through_the_entry_point
-    tests/test_cli.py::test_cli_load_uses_zoo_names_and_size
     tests/test_cli_jsonl.py
     tests/test_eval.py::test_class_mapping
     tests/test_eval.py::test_perfect_predictions_score_one
     tests/test_eval.py::test_shifted_boxes_give_known_map
     tests/test_eval.py::test_yolo_and_coco_json_loaders_agree
-    tests/test_eval.py::test_evaluate_runs_the_model_over_the_dataset
     tests/test_eval.py::test_fp16_is_applied
     tests/test_memory.py
     tests/test_parity.py::test_layout_inferred
     "tests/test_parity.py::test_parity_shared_images[nanodet_m]"
     "tests/test_parity.py::test_parity_shared_images[plus_int8]"
-    "tests/test_parity.py::test_parity_shared_images[plus_split]"
-    tests/test_pickle.py
+    tests/test_pickle.py::test_closed_detector_refuses_to_pickle
+    tests/test_pickle.py::test_memory_detector_pickle_carries_the_bytes
+    tests/test_pickle.py::test_zoo_model_round_trip_in_another_process
     tests/test_plots.py::test_confusion_matrix_known_counts
     tests/test_plots.py::test_pr_curve_of_a_known_ranking
     tests/test_plots.py::test_plot_errors
-    tests/test_pool.py::test_bad_arguments_raise_at_submit
     "tests/test_pool.py::test_bit_identical_to_serial_for_1_2_4_workers[nanodet_m]"
-    tests/test_pool.py::test_close_wakes_a_blocked_submitter
     tests/test_pool.py::test_core_error_from_a_worker_is_the_detect_error
     tests/test_pool.py::test_unknown_cores_mode_is_a_clear_error
     tests/test_predict.py::test_single_image_path
-    tests/test_predict.py::test_json_round_trip
     tests/test_predict.py::test_to_supervision
     tests/test_predict.py::test_bad_video_sources
     tests/test_quantize.py::test_kl_ignores_outliers_and_keeps_uniform_range
@@ -69,25 +61,20 @@ BROAD=(
     tests/test_quantize.py::test_quantize_errors
     tests/test_quantize.py::test_int8_layout_matches_ncnn2int8
     tests/test_readme.py::test_readme_has_examples
-    "tests/test_readme.py::test_readme_block_runs[0]"
     "tests/test_readme.py::test_readme_block_runs[5]"
     tests/test_reliability.py::test_damaged_param
-    tests/test_reliability.py::test_corrupt_image_files
     tests/test_reliability.py::test_more_wrong_dtypes
     tests/test_reliability.py::test_tiny_and_thin_frames
     tests/test_reliability.py::test_close
     tests/test_serve.py::test_endpoints
     tests/test_serve.py::test_token_required_everywhere
-    tests/test_serve.py::test_no_file_outside_static
     tests/test_serve_browser.py
     tests/test_skip_rule.py
     tests/test_startup.py::test_import_pulls_in_nothing_heavy
     "tests/test_startup.py::test_threaded_preprocess_is_bit_identical[letterbox-nanodet_m]"
-    "tests/test_startup.py::test_threaded_preprocess_is_bit_identical[dynamic-plus_onnx]"
     tests/test_stream.py::test_workers_argument_checked
     tests/test_stream.py::test_bad_image_in_a_list_raises_in_order
     tests/test_stream.py::test_callable_and_iterable_sources
-    tests/test_stream.py::test_early_break_leaves_no_thread
     tests/test_stream.py::test_cli_workers
     tests/test_track.py::test_bad_arguments_are_clear
     tests/test_track.py::test_cli_track_video_with_line
