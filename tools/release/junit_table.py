@@ -26,9 +26,20 @@ def counts(xml: Path) -> dict[str, list[int]]:
     return out
 
 
+def label(xml: Path) -> str:
+    """junit_aarch64_broad_cortex-a72 -> 'aarch64 a72 broad'"""
+    arch, run, cpu = xml.stem.removeprefix("junit_").split("_")[:3]
+    return f"{arch} {cpu.removeprefix('cortex-')} {run}"
+
+
 def main() -> None:
     dest, files = Path(sys.argv[1]), [Path(p) for p in sys.argv[2:]]
-    runs = {f.stem.removeprefix("junit_"): counts(f) for f in files}
+    runs: dict[str, dict[str, list[int]]] = {}
+    for f in files:  # files of one label (a run split in parts) add up
+        run = runs.setdefault(label(f), defaultdict(lambda: [0, 0]))
+        for m, (ran, passed) in counts(f).items():
+            run[m][0] += ran
+            run[m][1] += passed
     modules = sorted({m for c in runs.values() for m in c})
     cols = list(runs)
     width = max(len(m) for m in modules + ["module"])
