@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from conftest import IMAGES, model_paths
+from conftest import EMULATED, IMAGES, model_paths
 
 
 def zidane_clip(path: Path, frames: int = 30) -> Path:
@@ -31,7 +31,8 @@ def zidane_clip(path: Path, frames: int = 30) -> Path:
 class Server:
     """`python -m nanodet_ncnn serve SOURCE --port 0 ...` with its bound port."""
 
-    def __init__(self, source: Path, *args: str, env: dict | None = None, timeout: float = 180):
+    def __init__(self, source: Path, *args: str, env: dict | None = None,
+                 timeout: float = 900 if EMULATED else 180):  # qemu starts it ~10x slower
         param, _ = model_paths("nanodet_m")
         cmd = [sys.executable, "-m", "nanodet_ncnn", "serve", str(source), "--model", str(param),
                "--threads", "1", "--port", "0", "--loop", *args]

@@ -12,7 +12,9 @@ import pytest
 
 from nanodet_ncnn import _core
 from nanodet_ncnn.bench import SCHEMA, find_bench_arm
-from conftest import IMAGES, model_paths
+from conftest import EMULATED, IMAGES, model_paths
+
+TIMEOUT = 900 if EMULATED else 300  # a forward pass under qemu takes seconds
 
 TOP_KEYS = {"schema", "runner", "model", "image", "image_size", "input_size", "resize",
             "precision", "precision_used", "precision_detail", "mode", "stage", "threads", "workers", "cores", "cores_used", "loops",
@@ -30,12 +32,12 @@ def bench_arm() -> str:
 
 
 def run_bench_arm(exe, *args):
-    return subprocess.run([exe, *map(str, args)], capture_output=True, text=True, timeout=300)
+    return subprocess.run([exe, *map(str, args)], capture_output=True, text=True, timeout=TIMEOUT)
 
 
 def run_cli(*args):
     return subprocess.run([sys.executable, "-m", "nanodet_ncnn", "bench", *map(str, args)],
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=TIMEOUT)
 
 
 def check_schema(d: dict, *, runner: str, mode: str, workers: int, loops: int):
