@@ -59,7 +59,7 @@ class Server:
         raise RuntimeError("server produced no frame in time")
 
     def get(self, path: str, *, token: str | None = None, headers: dict | None = None,
-            timeout: float = 30) -> tuple[int, str, bytes]:
+            timeout: float = 120 if EMULATED else 30) -> tuple[int, str, bytes]:
         if token:
             path += ("&" if "?" in path else "?") + "token=" + token
         c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
