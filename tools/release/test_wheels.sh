@@ -60,12 +60,13 @@ layout_tests() {
     ln -s "$SHARED" "$WT/tree/shared"
 }
 
-# Children's CPU seconds of this shell so far (wall time on a shared machine says little)
+# CPU seconds of this script's finished children so far (wall time on a shared machine says
+# little): cutime + cstime of the main shell ($$ also inside command substitutions)
 cpu_seconds() {
-    local t
-    t="$(times | tail -1)"
-    "$HOST_PY" -c 'import re, sys
-print(round(sum(int(m) * 60 + float(s) for m, s in re.findall(r"(\d+)m([\d.]+)s", sys.argv[1]))))' "$t"
+    local f
+    read -ra f < "/proc/$$/stat"
+    # fields 16 and 17 (1-based) after the "(comm)" field, which has no spaces here
+    echo $(((f[15] + f[16]) / $(getconf CLK_TCK)))
 }
 
 # run_pytest LABEL CPU ARGS...: emulated pytest in the test tree; records the count and a JUnit
