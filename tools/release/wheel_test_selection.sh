@@ -52,6 +52,7 @@ BROAD=(
     "tests/test_pool.py::test_bit_identical_to_serial_for_1_2_4_workers[nanodet_m]"
     tests/test_pool.py::test_core_error_from_a_worker_is_the_detect_error
     tests/test_pool.py::test_unknown_cores_mode_is_a_clear_error
+    tests/test_precision.py
     tests/test_predict.py::test_single_image_path
     tests/test_predict.py::test_to_supervision
     tests/test_predict.py::test_bad_video_sources
@@ -96,6 +97,8 @@ SHORT=(
     tests/test_pickle.py::test_closed_detector_refuses_to_pickle
     tests/test_plots.py::test_plot_errors
     tests/test_pool.py::test_core_error_from_a_worker_is_the_detect_error
+    tests/test_precision.py::test_auto_follows_the_cpu
+    tests/test_precision.py::test_fp16_runs_only_where_the_cpu_has_it
     tests/test_predict.py::test_single_image_path
     tests/test_quantize.py::test_int8_layout_matches_ncnn2int8
     tests/test_readme.py::test_readme_has_examples
