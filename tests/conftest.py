@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,41 @@ IMAGES = SHARED / "images"
 COCO = SHARED / "datasets" / "coco128-val2017"
 # The zoo finds its models offline here (no network in tests).
 os.environ.setdefault("NANODET_NCNN_MODELS", str(MODELS))
+
+# Under qemu-user without binfmt_misc (tools/release/test_wheels.sh) the interpreter is an ARM
+# binary the host kernel cannot exec: child interpreters start through a host script that runs
+# the same emulated Python on the same CPU model.
+_CHILD_PYTHON = os.environ.get("NANODET_NCNN_TEST_PYTHON")
+if _CHILD_PYTHON:
+    import multiprocessing
+
+    sys.executable = _CHILD_PYTHON
+    multiprocessing.set_executable(_CHILD_PYTHON)
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "needs_ncnn_wheel: uses the ncnn PyPI wheel as the oracle (no armv7l wheel "
+        "exists: deselected there by tools/release/test_wheels.sh)")
+
+
+_DESELECTED: list = []
+
+
+def pytest_deselected(items):
+    _DESELECTED.extend(items)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Why tests were deselected: by marker (-m) or by name (-k / --deselect)."""
+    if not _DESELECTED:
+        return
+    why: dict[str, int] = {}
+    for item in _DESELECTED:
+        marks = [m for m in ("slow", "needs_ncnn_wheel") if item.get_closest_marker(m)]
+        key = "+".join(marks) if marks else "by name"
+        why[key] = why.get(key, 0) + 1
+    terminalreporter.write_line("deselected: " + ", ".join(f"{n} {k}" for k, n in sorted(why.items())))
 
 
 # With the shared data present every test can run, so a skip means a missing dependency or a

@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from conftest import IMAGES, model_paths
+from conftest import EMULATED, IMAGES, model_paths
 
 
 def zidane_clip(path: Path, frames: int = 30) -> Path:
@@ -31,7 +31,8 @@ def zidane_clip(path: Path, frames: int = 30) -> Path:
 class Server:
     """`python -m nanodet_ncnn serve SOURCE --port 0 ...` with its bound port."""
 
-    def __init__(self, source: Path, *args: str, env: dict | None = None, timeout: float = 180):
+    def __init__(self, source: Path, *args: str, env: dict | None = None,
+                 timeout: float = 900 if EMULATED else 180):  # qemu starts it ~10x slower
         param, _ = model_paths("nanodet_m")
         cmd = [sys.executable, "-m", "nanodet_ncnn", "serve", str(source), "--model", str(param),
                "--threads", "1", "--port", "0", "--loop", *args]
@@ -58,7 +59,7 @@ class Server:
         raise RuntimeError("server produced no frame in time")
 
     def get(self, path: str, *, token: str | None = None, headers: dict | None = None,
-            timeout: float = 30) -> tuple[int, str, bytes]:
+            timeout: float = 120 if EMULATED else 30) -> tuple[int, str, bytes]:
         if token:
             path += ("&" if "?" in path else "?") + "token=" + token
         c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)

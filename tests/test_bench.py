@@ -12,10 +12,12 @@ import pytest
 
 from nanodet_ncnn import _core
 from nanodet_ncnn.bench import SCHEMA, find_bench_arm
-from conftest import IMAGES, model_paths
+from conftest import EMULATED, IMAGES, model_paths
+
+TIMEOUT = 900 if EMULATED else 300  # a forward pass under qemu takes seconds
 
 TOP_KEYS = {"schema", "runner", "model", "image", "image_size", "input_size", "resize",
-            "precision", "mode", "stage", "threads", "workers", "cores", "cores_used", "loops",
+            "precision", "precision_used", "precision_detail", "mode", "stage", "threads", "workers", "cores", "cores_used", "loops",
             "warmup", "detections", "cpu", "ncnn_version", "kernels", "load_ms", "stages_ms",
             "throughput"}
 STAGE_KEYS = {"preprocess", "inference", "decode", "nms", "total", "wall"}
@@ -30,12 +32,12 @@ def bench_arm() -> str:
 
 
 def run_bench_arm(exe, *args):
-    return subprocess.run([exe, *map(str, args)], capture_output=True, text=True, timeout=300)
+    return subprocess.run([exe, *map(str, args)], capture_output=True, text=True, timeout=TIMEOUT)
 
 
 def run_cli(*args):
     return subprocess.run([sys.executable, "-m", "nanodet_ncnn", "bench", *map(str, args)],
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=TIMEOUT)
 
 
 def check_schema(d: dict, *, runner: str, mode: str, workers: int, loops: int):
@@ -147,6 +149,21 @@ def test_bench_arm_workers_throughput_json(bench_arm, tmp_path):
         abs(d["detections"] - serial_detections(IMAGES / "zidane.jpg")) <= 1
 
 
+@pytest.mark.parametrize("precision", ["auto", "fp16"])
+def test_bench_arm_says_which_precision_ran(bench_arm, precision, tmp_path):
+    out = tmp_path / "p.json"
+    param, bin_path = model_paths("nanodet_m")
+    r = run_bench_arm(bench_arm, "--model", param, "--image", IMAGES / "bus.jpg", "--loops", 1,
+                      "--warmup", 0, "--precision", precision, "--json", out)
+    assert r.returncode == 0, r.stderr
+    d = json.loads(out.read_text())
+    det = _core.Detector(str(param), str(bin_path), precision=precision)  # the same core rule
+    assert d["precision"] == precision
+    assert d["precision_used"] == det.precision_used
+    assert d["precision_detail"] == det.precision_detail
+    assert f"precision  {precision} -> {det.precision_detail}" in r.stdout
+
+
 @pytest.mark.parametrize("workers", [None, 2])
 def test_cli_bench_both_runners_write_the_same_schema(workers, tmp_path):
     extra = ["--workers", workers] if workers else ["--threads", 1]
@@ -160,7 +177,8 @@ def test_cli_bench_both_runners_write_the_same_schema(workers, tmp_path):
         reports[runner] = d = json.loads(out.read_text())
         check_schema(d, runner=runner, mode=mode, workers=workers or 1, loops=3)
     a, b = reports["bench_arm"], reports["python"]
-    for k in ("image_size", "input_size", "resize", "precision", "threads", "workers", "stage"):
+    for k in ("image_size", "input_size", "resize", "precision", "precision_used",
+              "precision_detail", "threads", "workers", "stage"):
         assert a[k] == b[k], k
     for k in TOP_KEYS:
         assert type(a[k]) is type(b[k]) or {type(a[k]), type(b[k])} <= {int, float}, k

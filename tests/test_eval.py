@@ -153,6 +153,7 @@ def _wheel_cls8(data: np.ndarray, fp16: bool) -> np.ndarray:
         return np.array(m)
 
 
+@pytest.mark.needs_ncnn_wheel
 def test_fp16_is_applied(bus):
     """precision="fp16" reaches ncnn: where the ncnn wheel's fp16 output differs from its fp32
     output on this CPU (ARMv8.2+), ours must differ too and agree with the wheel's fp16; where

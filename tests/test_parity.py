@@ -5,7 +5,7 @@ import cv2
 import pytest
 
 import nanodet_ncnn
-from conftest import (MODELS, assert_same_detections, coco_images, model_paths, shared_images,
+from conftest import (EMULATED, MODELS, assert_same_detections, coco_images, model_paths, shared_images,
                       unmatched_detections)
 from oracle import SPECS, Oracle
 from qr_images import PLACEMENTS, qr_scene
@@ -17,6 +17,9 @@ CONF = 0.35
 # score difference 3e-8, 99th percentile 0.011). Its decode path is the one plus_split checks
 # strictly; for INT8 we require 97% of the detections to meet a looser twin test.
 INT8 = "plus_int8"
+# every test here compares with the ncnn wheel (oracle.Oracle)
+pytestmark = pytest.mark.needs_ncnn_wheel
+
 INT8_TOL = dict(score_tol=0.03, box_iou=0.9)
 INT8_MIN_MATCHED = 0.97
 
@@ -66,7 +69,7 @@ def test_parity_shared_images(pair):
     key, ours, oracle = pair
     total = _compare_many(key, ours, oracle, shared_images())
     if SPECS[key].num_classes == 80:
-        assert total > 10  # the comparison compared something (QR codes: test_parity_qr_codes)
+        assert total > (3 if EMULATED else 10)  # the comparison compared something (QR codes: test_parity_qr_codes)
 
 
 @pytest.mark.slow
@@ -114,7 +117,8 @@ def test_parity_qr_codes():
     ours = nanodet_ncnn.Detector(param, bin_, num_threads=1, precision="fp32")
     oracle = Oracle(MODELS, SPECS[key])
     found = 0
-    for path in shared_images()[:4]:
+    photos = shared_images()[:4]
+    for path in photos:
         photo = cv2.imread(str(path))
         for k in range(len(PLACEMENTS)):
             img, (x1, y1, x2, y2) = qr_scene(photo, k)
@@ -126,4 +130,4 @@ def test_parity_qr_codes():
                       and b[1] >= y1 - 2 and b[2] <= x2 + 2 and b[3] <= y2 + 2]
             assert inside, f"QR code {k} on {path.name} not found: {got.xyxy.tolist()}"
             found += 1
-    assert found == 4 * len(PLACEMENTS)
+    assert found == len(photos) * len(PLACEMENTS)

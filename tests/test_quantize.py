@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 
-import ncnn
 import numpy as np
 import pytest
 
@@ -162,7 +161,10 @@ def test_keep_fp32_layers_stay_float():
 
 # --- calibration through the core ---------------------------------------------------------------
 
+@pytest.mark.needs_ncnn_wheel
 def test_extract_blobs_matches_ncnn_wheel(bus):
+    import ncnn
+
     det = Detector(FP32[0], precision="fp32", num_threads=1)
     blobs = det.extract_blobs(bus, ["data", "cls8", "dis32"])
     assert blobs["data"].shape == (3, 416, 416)
@@ -180,6 +182,8 @@ def test_extract_blobs_matches_ncnn_wheel(bus):
 
 
 def wheel_outputs(param, binf, data: np.ndarray, names) -> dict[str, np.ndarray]:
+    import ncnn
+
     net = ncnn.Net()
     assert net.load_param(str(param)) == 0 and net.load_model(str(binf)) == 0
     out = {}
@@ -200,6 +204,7 @@ def kl_model(tmp_path_factory):
     return out, report
 
 
+@pytest.mark.needs_ncnn_wheel
 @pytest.mark.slow
 def test_kl_model_detects_in_core_and_wheel(kl_model, bus):
     out, report = kl_model

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parent
+TIMEOUT = 900 if os.environ.get("NANODET_NCNN_EMULATED") == "1" else 120  # a child pytest under qemu
 
 
 def run_pytest(tmp_path, files: dict[str, str]) -> subprocess.CompletedProcess:
@@ -16,7 +17,7 @@ def run_pytest(tmp_path, files: dict[str, str]) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")])))
     return subprocess.run([sys.executable, "-m", "pytest", "-q", "-rfs", "-p", "conftest",
                            "-p", "no:cacheprovider", "-W", "ignore::pytest.PytestUnknownMarkWarning",
-                           *files], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+                           *files], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=TIMEOUT)
 
 
 def test_skips_fail_unless_allowed(tmp_path):

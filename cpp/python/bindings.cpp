@@ -8,6 +8,7 @@
 #include "nanodet_ncnn/detector.h"
 #include "nanodet_ncnn/scheduler.h"
 #include "cores.h"
+#include "precision.h"
 
 namespace py = pybind11;
 using namespace nanodet;
@@ -317,6 +318,10 @@ PYBIND11_MODULE(_core, m) {
         .def_property_readonly("cores_used", [](const Detector& d) {
             return cores_text(effective_cores(d.options().cores));
         })
+        .def_property_readonly("precision_used", [](const Detector& d) {
+            return std::string(precision_name(d.precision()));
+        })
+        .def_property_readonly("precision_detail", &Detector::precision_description)
         .def("describe", &Detector::describe);
 
     py::class_<Pool>(m, "Pool", "Worker pool over one Detector: submit() frames, collect() "

@@ -19,6 +19,7 @@
 #include "nms.h"
 #include "param_graph.h"
 #include "platform.h"
+#include "precision.h"
 #include "preprocess.h"
 
 namespace nanodet {
@@ -44,18 +45,6 @@ std::vector<uint8_t> read_file(const std::string& path, const char* what) {
         throw ModelError(std::string(what) + " file not found or unreadable: " + path);
     if (data.empty()) throw ModelError(std::string(what) + " file is empty: " + path);
     return data;
-}
-
-void apply_precision(ncnn::Option& o, Precision p) {
-    o.use_vulkan_compute = false;
-    o.lightmode = true;
-    o.use_int8_inference = true;  // quantized graphs need it; float graphs ignore it
-    if (p == Precision::FP32 || p == Precision::INT8) {
-        o.use_fp16_packed = o.use_fp16_storage = o.use_fp16_arithmetic = false;
-        o.use_bf16_storage = false;
-    } else if (p == Precision::FP16) {
-        o.use_fp16_packed = o.use_fp16_storage = o.use_fp16_arithmetic = true;
-    }
 }
 
 void apply_ncnn_options(ncnn::Option& o, const std::vector<std::pair<std::string, int>>& kv) {
@@ -126,6 +115,7 @@ struct Detector::Impl {
     std::vector<uint8_t> weights;
     ncnn::Net net;
     DetectorOptions opts;
+    PrecisionChoice precision;  // what opts.precision resolved to on this CPU, and why
     HeadLayout layout;
     int target_w = 0, target_h = 0;
     std::string source;
@@ -220,7 +210,8 @@ std::unique_ptr<Detector> Detector::from_memory(const std::string& param_text, c
     std::unique_ptr<Detector> d(new Detector());
     Impl& m = *d->impl_;
     m.opts = opts;
-    apply_precision(m.net.opt, opts.precision);
+    m.precision = choose_precision(opts.precision, quantized);
+    apply_precision(m.net.opt, m.precision);
     apply_ncnn_options(m.net.opt, opts.ncnn_options);
     m.net.opt.num_threads = opts.num_threads;
     m.weights.assign(bin, bin + bin_size);
@@ -253,6 +244,11 @@ const HeadInfo& Detector::head() const { return impl_->layout.info; }
 const DetectorOptions& Detector::options() const { return impl_->opts; }
 int Detector::input_width() const { return impl_->target_w; }
 int Detector::input_height() const { return impl_->target_h; }
+Precision Detector::precision() const { return impl_->precision.precision; }
+std::string Detector::precision_description() const {
+    return std::string(precision_name(impl_->precision.precision)) + " (" +
+           impl_->precision.reason + ")";
+}
 
 std::string Detector::describe() const {
     const HeadInfo& h = impl_->layout.info;
@@ -268,6 +264,7 @@ std::string Detector::describe() const {
     for (const auto& o : impl_->layout.outputs)
         s << " " << o.blob << (o.role == OutputSpec::Cls ? "(cls" : o.role == OutputSpec::Dis ? "(dis" : "(cls+dis")
           << (o.channel_major ? ",KxN)" : ",NxK)");
+    s << "; precision " << precision_description();
     if (impl_->opts.cores != Cores::All) {
         const Cores used = effective_cores(impl_->opts.cores);
         s << "; cores " << cores_name(impl_->opts.cores);

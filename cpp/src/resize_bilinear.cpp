@@ -1,5 +1,7 @@
 #include "resize_bilinear.h"
 
+#include "kernels/kernels.h"
+
 #include <algorithm>
 #include <climits>
 #include <cmath>
@@ -138,26 +140,6 @@ void hresize_planar_any(const BilinearPlan& p, const uint8_t* row, short* out) {
     }
 }
 
-void vresize_normalize(const short* __restrict r0, const short* __restrict r1, int n, short b0,
-                       short b1, float mean, float norm, float* __restrict out) {
-    int i = 0;
-#if defined(__ARM_NEON)
-    // gcc leaves this loop scalar on ARM; the same integer steps, then (v - mean) * norm unfused
-    const int32x4_t zero = vdupq_n_s32(0), top = vdupq_n_s32(255), two = vdupq_n_s32(2);
-    const float32x4_t m = vdupq_n_f32(mean), k = vdupq_n_f32(norm);
-    for (; i + 4 <= n; i += 4) {
-        int32x4_t v = vaddq_s32(vshrq_n_s32(vmull_n_s16(vld1_s16(r0 + i), b0), 16),
-                                vshrq_n_s32(vmull_n_s16(vld1_s16(r1 + i), b1), 16));
-        v = vminq_s32(vmaxq_s32(vshrq_n_s32(vaddq_s32(v, two), 2), zero), top);
-        vst1q_f32(out + i, vmulq_f32(vsubq_f32(vcvtq_f32_s32(v), m), k));
-    }
-#endif
-    for (; i < n; ++i) {
-        const int v = (short((b0 * r0[i]) >> 16) + short((b1 * r1[i]) >> 16) + 2) >> 2;
-        out[i] = (float(std::min(std::max(v, 0), 255)) - mean) * norm;
-    }
-}
-
 void vresize(const short* r0, const short* r1, int n, short b0, short b1, uint8_t* out) {
     for (int i = 0; i < n; ++i) {
         const int v = (short((b0 * r0[i]) >> 16) + short((b1 * r1[i]) >> 16) + 2) >> 2;
@@ -228,6 +210,7 @@ void resize_normalize_rows(const BilinearPlan& p, const uint8_t* src, int srcstr
                            const int src_channel[3], const float mean[3], const float norm[3],
                            float* const planes[3], int plane_stride, int row_begin, int row_end) {
     const int n = p.w;
+    const kernels::Table& kern = kernels::active();
     std::vector<short> buf(2 * size_t(n) * p.cn);
     short* rows0 = buf.data();
     short* rows1 = buf.data() + size_t(n) * p.cn;
@@ -246,8 +229,8 @@ void resize_normalize_rows(const BilinearPlan& p, const uint8_t* src, int srcstr
         }
         for (int c = 0; c < 3; ++c) {
             const size_t off = size_t(src_channel[c]) * n;
-            vresize_normalize(rows0 + off, rows1 + off, n, p.beta[2 * dy], p.beta[2 * dy + 1],
-                              mean[c], norm[c], planes[c] + size_t(plane_stride) * dy);
+            kern.vresize_normalize(rows0 + off, rows1 + off, n, p.beta[2 * dy], p.beta[2 * dy + 1],
+                                   mean[c], norm[c], planes[c] + size_t(plane_stride) * dy);
         }
     }
 }

@@ -111,12 +111,20 @@ TEST(scalar_iou_known) {
     CHECK_NEAR(iou[4], 0.04, 1e-7);
 }
 
-TEST(scalar_u8_plane_normalize_known) {
-    const uint8_t bgr[] = {0, 10, 255, 1, 2, 3};  // two BGR pixels
-    float g[2];
-    K::scalar.u8_plane_normalize(bgr + 1, 3, 2, 116.28f, 0.017507f, g);  // green plane
+TEST(scalar_vresize_normalize_known) {
+    // hresize of a byte s with weight 2048 is s * 128; b0 = 2048, b1 = 0 gives s back
+    const short r0[] = {10 * 128, 2 * 128, 255 * 128, 0};
+    const short r1[] = {0, 0, 0, 0};
+    float g[4];
+    K::scalar.vresize_normalize(r0, r1, 4, 2048, 0, 116.28f, 0.017507f, g);
     CHECK(g[0] == (10.f - 116.28f) * 0.017507f);
     CHECK(g[1] == (2.f - 116.28f) * 0.017507f);
+    CHECK(g[2] == (255.f - 116.28f) * 0.017507f);
+    CHECK(g[3] == (0.f - 116.28f) * 0.017507f);
+    // halfway between two rows, with ncnn's rounding: (4 * 10 / 2 + 4 * 20 / 2 + 2) >> 2 = 15
+    const short a[] = {10 * 128}, c[] = {20 * 128};
+    K::scalar.vresize_normalize(a, c, 1, 1024, 1024, 0.f, 1.f, g);
+    CHECK(g[0] == 15.f);
 }
 
 TEST(dispatched_kernels_report_name) {
@@ -363,10 +371,10 @@ TEST(kernels_keep_denormals_known) {
         t->iou_many(box, area, boxes.data(), areas.data(), 8, iou.data());
         for (int k = 0; k < 8; ++k) CHECK_MSG(iou[k] == 1.f, name + " iou " + std::to_string(iou[k]));
         // a denormal norm: 2 * 2^-140 = 2^-139
-        std::vector<uint8_t> px(20, 2);
+        std::vector<short> twos(20, 2 * 128), zeros(20, 0);
         std::vector<float> out(20);
-        t->u8_plane_normalize(px.data(), 1, 20, 0.f, d1, out.data());
-        for (float v : out) CHECK_MSG(v == std::ldexp(1.f, -139), name + " u8_plane_normalize");
+        t->vresize_normalize(twos.data(), zeros.data(), 20, 2048, 0, 0.f, d1, out.data());
+        for (float v : out) CHECK_MSG(v == std::ldexp(1.f, -139), name + " vresize_normalize");
     }
 }
 
@@ -611,37 +619,49 @@ TEST(neon_iou_tiny_boxes_match_scalar) {
     for (int k = 0; k < 4; ++k) CHECK(th::same_float(a[k], b[k]) && a[k] == 1.f);
 }
 
-TEST(neon_u8_plane_normalize_extreme_parameters) {
+// hresize outputs (byte * 128 scaled by the two weights) and ncnn's row weights
+void random_resize_rows(std::vector<short>& r0, std::vector<short>& r1, short& b0, short& b1) {
+    for (size_t i = 0; i < r0.size(); ++i) {
+        r0[i] = short((rng() % 256) * (rng() % 2049) >> 4);
+        r1[i] = short((rng() % 256) * (rng() % 2049) >> 4);
+    }
+    b0 = short(rng() % 2049);
+    b1 = short(2048 - b0);
+}
+
+TEST(neon_vresize_normalize_extreme_parameters) {
     const float fm = std::numeric_limits<float>::min();
     const float values[] = {0.f, -0.f, 1e-40f, -1e-40f, fm, 1e-30f, std::ldexp(1.f, -100),
                             0.017125f, 1.f, 123.675f, 255.f, 1e30f, kInf, -kInf, kNaN};
-    std::vector<uint8_t> px(3 * 40);
-    for (size_t i = 0; i < px.size(); ++i) px[i] = uint8_t(i * 37);
+    std::vector<short> r0(40), r1(40);
+    short b0, b1;
+    random_resize_rows(r0, r1, b0, b1);
+    r0[0] = r1[0] = 0;  // v = 0 and v = 255 on both sides
+    r0[1] = r1[1] = 255 * 128;
     for (float mean : values)
         for (float norm : values) {
             std::vector<float> a(40), b(40);
-            K::scalar.u8_plane_normalize(px.data(), 3, 40, mean, norm, a.data());
-            K::neon.u8_plane_normalize(px.data(), 3, 40, mean, norm, b.data());
+            K::scalar.vresize_normalize(r0.data(), r1.data(), 40, b0, b1, mean, norm, a.data());
+            K::neon.vresize_normalize(r0.data(), r1.data(), 40, b0, b1, mean, norm, b.data());
             std::string why;
             CHECK_MSG(same_vec(a, b, 40, why), "mean=" + std::to_string(mean) + " norm=" +
                                                    std::to_string(norm) + " " + why);
         }
 }
 
-TEST(neon_u8_plane_normalize_matches_scalar) {
-    for (int cn : {1, 3, 4})
-        for (int n : {0, 1, 15, 16, 17, 18, 31, 32, 33, 47, 100, 416})
-            for (int c = 0; c < cn; ++c) {
-                // exactly n * cn bytes, so reading past the row would leave the allocation
-                std::vector<uint8_t> px(size_t(n) * cn);
-                for (auto& b : px) b = uint8_t(rng());
-                std::vector<float> a(n + 1, 42.f), b(n + 1, 42.f);
-                K::scalar.u8_plane_normalize(px.data() + c, cn, n, 123.675f, 0.017125f, a.data());
-                K::neon.u8_plane_normalize(px.data() + c, cn, n, 123.675f, 0.017125f, b.data());
-                std::string why;
-                CHECK_MSG(same_vec(a, b, n + 1, why), "cn=" + std::to_string(cn) + " n=" +
-                                                          std::to_string(n) + " " + why);
-            }
+TEST(neon_vresize_normalize_matches_scalar) {
+    for (int n : {0, 1, 3, 4, 5, 7, 8, 15, 16, 17, 100, 416})
+        for (int trial = 0; trial < 8; ++trial) {
+            // exactly n values, so reading past the row would leave the allocation
+            std::vector<short> r0(static_cast<size_t>(n)), r1(static_cast<size_t>(n));
+            short b0, b1;
+            random_resize_rows(r0, r1, b0, b1);
+            std::vector<float> a(n + 1, 42.f), b(n + 1, 42.f);
+            K::scalar.vresize_normalize(r0.data(), r1.data(), n, b0, b1, 123.675f, 0.017125f, a.data());
+            K::neon.vresize_normalize(r0.data(), r1.data(), n, b0, b1, 123.675f, 0.017125f, b.data());
+            std::string why;
+            CHECK_MSG(same_vec(a, b, n + 1, why), "n=" + std::to_string(n) + " " + why);
+        }
 }
 
 TEST(neon_scan_decode_nms_match_scalar) {

@@ -43,6 +43,7 @@
 #include "cores.h"
 #include "nanodet_ncnn/detector.h"
 #include "nanodet_ncnn/scheduler.h"
+#include "precision.h"
 #include "preprocess.h"  // plan_placement: the input size detect() feeds, for --stage network
 
 namespace fs = std::filesystem;
@@ -383,10 +384,8 @@ int main(int argc, char** argv) {
     const char* resize_name = opts.resize == ResizeMode::Letterbox ? "letterbox"
                               : opts.resize == ResizeMode::Dynamic ? "dynamic"
                                                                    : "stretch";
-    const char* prec_name = opts.precision == Precision::Auto   ? "auto"
-                            : opts.precision == Precision::FP32 ? "fp32"
-                            : opts.precision == Precision::FP16 ? "fp16"
-                                                                : "int8";
+    const char* prec_name = precision_name(opts.precision);
+    const std::string prec_used = det->precision_description();
     const char* mode = workers > 0 ? "throughput" : "latency";
     const double fps = workers > 0 && run_s > 0 ? loops / run_s : 0;
     struct Row {
@@ -403,8 +402,8 @@ int main(int argc, char** argv) {
         std::printf("mode       %s   workers %d   threads %d   cores %s (%s)\n", mode,
                     std::max(workers, 1), threads, cores_name(opts.cores),
                     cores_name(effective_cores(opts.cores)));
-        std::printf("precision  %s   loops %d   warmup %d   stage %s\n", prec_name, loops, warmup,
-                    stage.c_str());
+        std::printf("precision  %s -> %s   loops %d   warmup %d   stage %s\n", prec_name,
+                    prec_used.c_str(), loops, warmup, stage.c_str());
         std::printf("cpu        %s\n", cpu.c_str());
         std::printf("ncnn       %s   kernels %s   load %.1f ms\n", ncnn_version(), kernels_name(),
                     load_ms);
@@ -431,7 +430,9 @@ int main(int argc, char** argv) {
           << ",\n  \"model\": " << json_str(param.string()) << ",\n  \"image\": "
           << json_str(image_path) << ",\n  \"image_size\": [" << img.w << ", " << img.h
           << "],\n  \"input_size\": [" << feed_w << ", " << feed_h << "],\n  \"resize\": \""
-          << resize_name << "\",\n  \"precision\": \"" << prec_name << "\",\n  \"mode\": \""
+          << resize_name << "\",\n  \"precision\": \"" << prec_name
+          << "\",\n  \"precision_used\": \"" << precision_name(det->precision())
+          << "\",\n  \"precision_detail\": " << json_str(prec_used) << ",\n  \"mode\": \""
           << mode << "\",\n  \"stage\": \"" << stage << "\",\n  \"threads\": " << threads
           << ",\n  \"workers\": " << std::max(workers, 1) << ",\n  \"cores\": \""
           << cores_name(opts.cores) << "\",\n  \"cores_used\": \""

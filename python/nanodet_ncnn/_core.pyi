@@ -63,6 +63,10 @@ class Detector:
     def cores(self) -> str: ...  # "all", "big" or "little", as asked
     @property
     def cores_used(self) -> str: ...  # what runs: "all" where the CPU has no such cluster
+    @property
+    def precision_used(self) -> str: ...  # "fp32", "fp16" or "int8": "auto" resolved for this CPU
+    @property
+    def precision_detail(self) -> str: ...  # e.g. "fp16 (auto: CPU has asimdhp)"
 
 _Result = tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.int32],
                 dict[str, float], tuple[int, int]]

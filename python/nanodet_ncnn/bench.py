@@ -138,6 +138,7 @@ def python_bench(args) -> dict:
         "schema": SCHEMA, "runner": "python", "model": args.model, "image": str(args.image),
         "image_size": [int(img.shape[1]), int(img.shape[0])], "input_size": list(insize),
         "resize": args.resize, "precision": args.precision,
+        "precision_used": core.precision_used, "precision_detail": core.precision_detail,
         "mode": "throughput" if args.workers else "latency", "stage": "all",
         "threads": threads, "workers": args.workers or 1, "cores": args.cores,
         "cores_used": core.cores_used, "loops": args.loops, "warmup": args.warmup,
@@ -151,7 +152,7 @@ def python_bench(args) -> dict:
 def print_table(r: dict) -> None:
     print(f"model {r['model']}  input {r['input_size'][0]}x{r['input_size'][1]}  mode {r['mode']}  "
           f"workers {r['workers']}  threads {r['threads']}  cores {r['cores']} ({r['cores_used']})  "
-          f"precision {r['precision']}  ncnn {r['ncnn_version']}  kernels {r['kernels']}")
+          f"precision {r['precision']} -> {r.get('precision_detail', '?')}  ncnn {r['ncnn_version']}  kernels {r['kernels']}")
     print(f"{'stage':<12}{'min ms':>10}{'median ms':>11}{'max ms':>10}")
     for k, v in r["stages_ms"].items():
         print(f"{k:<12}{v['min']:>10.3f}{v['median']:>11.3f}{v['max']:>10.3f}")

@@ -36,8 +36,9 @@ class Detector:
     >>> dets.xyxy, dets.scores, dets.class_ids, dets.class_names
 
     ``resize``: "letterbox" (square, centred padding), "dynamic" (keep ratio, pad to a multiple
-    of 32: fewer pixels on wide frames) or "stretch". ``precision``: "auto" (ncnn's defaults:
-    fp16 where the CPU has it), "fp32", "fp16" or "int8" (for quantized models). Head overrides
+    of 32: fewer pixels on wide frames) or "stretch". ``precision``: "auto" (INT8 for a quantized graph,
+    else fp16 where the CPU has fp16 arithmetic, fp32 otherwise: docs/arm.md; ``precision_used``
+    and :meth:`describe` say what ran and why), "fp32", "fp16" or "int8" (for quantized models). Head overrides
     (``num_classes``, ``reg_max``, ``strides``, ``center_offset``, ``cls_sigmoid``) are only for
     unusual exports: the layout is normally read from the graph. ``cores``: "all", "big" or
     "little" pins the threads running inference to that cluster of a big.LITTLE CPU (ncnn's
@@ -181,6 +182,8 @@ class Detector:
     family = property(lambda self: self._core.family, doc="'nanodet' (legacy) or 'nanodet-plus'")
     layout = property(lambda self: self._core.layout, doc="'single-output' or 'per-stride'")
     quantized = property(lambda self: self._core.quantized, doc="the graph has INT8 weights")
+    precision_used = property(lambda self: self._core.precision_used,
+                              doc="'fp32', 'fp16' or 'int8': what precision (e.g. 'auto') resolved to")
 
     def describe(self) -> str:
         return self._core.describe()

@@ -321,3 +321,18 @@ step_ppm_images() {
         fi
     done
 }
+
+# A release wheel (tools/release/build.sh) of DIST for ARCH installed into DIR with pip --target,
+# as for a board with glibc 2.31; prints the wheel's path.
+release_wheel_site() {  # release_wheel_site DIST ARCH DIR
+    local whl plats=() v
+    whl="$(ls "$1"/nanodet_ncnn-*-cp311-cp311-manylinux_*_"$2".whl 2>/dev/null | head -1)"
+    [[ -n $whl ]] || die "no $2 wheel in $1 (bash tools/release/build.sh $2)"
+    rm -rf "$3"
+    for v in 31 28 27 17; do plats+=(--platform "manylinux_2_${v}_$2"); done
+    "$HOST_PY" -m pip install -q --disable-pip-version-check --no-deps --no-compile \
+        --only-binary=:all: "${plats[@]}" --python-version 3.11 --implementation cp \
+        --target "$3" "$whl" >&2
+    [[ -x $3/bin/bench_arm ]] || die "no bench_arm in $whl"
+    echo "$whl"
+}

@@ -56,6 +56,10 @@ public:
     int input_width() const;   // the target size in use (options or the graph's default)
     int input_height() const;
     std::string describe() const;
+    // The precision the network runs in (options().precision resolved: never Auto) and the same
+    // with the reason, e.g. "fp16 (auto: CPU has asimdhp)".
+    Precision precision() const;
+    std::string precision_description() const;
 
     Detector(const Detector&) = delete;
     Detector& operator=(const Detector&) = delete;

@@ -26,10 +26,11 @@ struct Table {
     // iou[k] = IoU(box, boxes[k]) for boxes given as x1,y1,x2,y2 rows and precomputed areas
     void (*iou_many)(const float box[4], float box_area, const float* boxes, const float* areas,
                      int n, float* iou);
-    // dst[x] = (float(src[x * cn]) - mean) * norm for x < n: one channel of interleaved 8-bit
-    // pixels to a normalised float plane
-    void (*u8_plane_normalize)(const uint8_t* src, int cn, int n, float mean, float norm,
-                               float* dst);
+    // out[i] = (float(v) - mean) * norm, v = clamp((((b0 * r0[i]) >> 16) + ((b1 * r1[i]) >> 16)
+    // + 2) >> 2, 0, 255): the vertical pass of ncnn's fixed-point bilinear resize (the byte its
+    // resize would store) normalised into a row of a float plane
+    void (*vresize_normalize)(const short* r0, const short* r1, int n, short b0, short b1,
+                              float mean, float norm, float* out);
 };
 
 extern const Table scalar;

@@ -73,13 +73,17 @@ void iou_many(const float box[4], float box_area, const float* boxes, const floa
     }
 }
 
-void u8_plane_normalize(const uint8_t* src, int cn, int n, float mean, float norm, float* dst) {
-    for (int x = 0; x < n; ++x) dst[x] = (float(src[x * cn]) - mean) * norm;
+void vresize_normalize(const short* r0, const short* r1, int n, short b0, short b1, float mean,
+                       float norm, float* out) {
+    for (int i = 0; i < n; ++i) {
+        const int v = (((b0 * r0[i]) >> 16) + ((b1 * r1[i]) >> 16) + 2) >> 2;
+        out[i] = (float(std::min(std::max(v, 0), 255)) - mean) * norm;
+    }
 }
 
 }  // namespace
 
-const Table scalar = {"scalar", max_rows, max_cols, dfl_distances, iou_many, u8_plane_normalize};
+const Table scalar = {"scalar", max_rows, max_cols, dfl_distances, iou_many, vresize_normalize};
 
 }  // namespace kernels
 }  // namespace nanodet

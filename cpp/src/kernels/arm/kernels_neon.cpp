@@ -2,7 +2,7 @@
 // and 32-bit ARMv7-A NEON + VFPv4 (neon_compat.h supplies the A64-only intrinsics there).
 //
 // Contract: the same results as kernels_scalar.cpp.
-//   * max_rows / max_cols / iou_many / u8_plane_normalize are bit-for-bit identical to the scalar
+//   * max_rows / max_cols / iou_many / vresize_normalize are bit-for-bit identical to the scalar
 //     code for every input (NaN, +-inf, +-0, denormals, ties, any size, any stride). The vector
 //     max (FMAX/VMAX) propagates NaN and may pick the other sign of a zero maximum; the (rare)
 //     rows or lanes whose vector result is NaN, zero or below FLT_MIN are recomputed with the
@@ -18,7 +18,7 @@
 // code runs on the IEEE VFP unit), and has no vector division. So divisions are done lane by
 // lane on the VFP unit (exact, as in the scalar code), iou_many sends a group of 4 boxes to the
 // scalar code when an input is denormal or an intermediate is below FLT_MIN, and
-// u8_plane_normalize runs scalar for the (never used) mean/norm whose products could be
+// vresize_normalize runs scalar for the (never used) mean/norm whose products could be
 // denormal. AArch64 has neither problem and skips these checks.
 //
 // No runtime dispatch: AArch64 uses baseline ARMv8.0 ASIMD fp32 only (no fp16, dotprod or SVE),
@@ -362,19 +362,6 @@ void iou_many(const float box[4], float box_area, const float* boxes, const floa
     if (k < n) scalar.iou_many(box, box_area, boxes + 4 * k, areas + k, n - k, iou + k);
 }
 
-// 16 bytes -> 16 normalised floats, (x - mean) * norm exactly as the scalar code (no FMA).
-inline void normalize16(uint8x16_t u, float32x4_t m, float32x4_t k, float* dst) {
-    const uint16x8_t lo = vmovl_u8(vget_low_u8(u)), hi = vmovl_high_u8(u);
-    const float32x4_t f0 = vcvtq_f32_u32(vmovl_u16(vget_low_u16(lo)));
-    const float32x4_t f1 = vcvtq_f32_u32(vmovl_high_u16(lo));
-    const float32x4_t f2 = vcvtq_f32_u32(vmovl_u16(vget_low_u16(hi)));
-    const float32x4_t f3 = vcvtq_f32_u32(vmovl_high_u16(hi));
-    vst1q_f32(dst, vmulq_f32(vsubq_f32(f0, m), k));
-    vst1q_f32(dst + 4, vmulq_f32(vsubq_f32(f1, m), k));
-    vst1q_f32(dst + 8, vmulq_f32(vsubq_f32(f2, m), k));
-    vst1q_f32(dst + 12, vmulq_f32(vsubq_f32(f3, m), k));
-}
-
 // Whether (float(v) - mean) * norm, v in 0..255, has no denormal or NaN operand or result (so
 // that 32-bit NEON, flush-to-zero with the default NaN, gives the IEEE bits). A nonzero v - mean
 // is at least min(|mean|, 2^-24) in magnitude (v = 0, or v >= 1 and mean on a grid of 2^-24 or
@@ -387,28 +374,27 @@ inline bool normalize_exact_in_neon(float mean, float norm) {
     return norm == 0.f || std::fabs(double(norm)) * least >= double(FLT_MIN);
 }
 
-void u8_plane_normalize(const uint8_t* src, int cn, int n, float mean, float norm, float* dst) {
+void vresize_normalize(const short* r0, const short* r1, int n, short b0, short b1, float mean,
+                       float norm, float* out) {
     if (kFlushesDenormals && !normalize_exact_in_neon(mean, norm)) {
-        scalar.u8_plane_normalize(src, cn, n, mean, norm, dst);
+        scalar.vresize_normalize(r0, r1, n, b0, b1, mean, norm, out);
         return;
     }
+    const int32x4_t zero = vdupq_n_s32(0), top = vdupq_n_s32(255), two = vdupq_n_s32(2);
     const float32x4_t m = vdupq_n_f32(mean), k = vdupq_n_f32(norm);
-    int x = 0;
-    // vld3/vld4 read a whole 16-pixel group starting at this channel: stop one pixel early so
-    // that the read never passes the end of the row (the last row ends the buffer).
-    const int last = n - 16 - (cn > 1 ? 1 : 0);
-    if (cn == 1)
-        for (; x <= last; x += 16) normalize16(vld1q_u8(src + x), m, k, dst + x);
-    else if (cn == 3)
-        for (; x <= last; x += 16) normalize16(vld3q_u8(src + 3 * x).val[0], m, k, dst + x);
-    else if (cn == 4)
-        for (; x <= last; x += 16) normalize16(vld4q_u8(src + 4 * x).val[0], m, k, dst + x);
-    for (; x < n; ++x) dst[x] = (float(src[x * cn]) - mean) * norm;
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        int32x4_t v = vaddq_s32(vshrq_n_s32(vmull_n_s16(vld1_s16(r0 + i), b0), 16),
+                                vshrq_n_s32(vmull_n_s16(vld1_s16(r1 + i), b1), 16));
+        v = vminq_s32(vmaxq_s32(vshrq_n_s32(vaddq_s32(v, two), 2), zero), top);
+        vst1q_f32(out + i, vmulq_f32(vsubq_f32(vcvtq_f32_s32(v), m), k));  // no FMA: scalar's rounding
+    }
+    if (i < n) scalar.vresize_normalize(r0 + i, r1 + i, n - i, b0, b1, mean, norm, out + i);
 }
 
 }  // namespace
 
-const Table neon = {"neon", max_rows, max_cols, dfl_distances, iou_many, u8_plane_normalize};
+const Table neon = {"neon", max_rows, max_cols, dfl_distances, iou_many, vresize_normalize};
 
 }  // namespace kernels
 }  // namespace nanodet

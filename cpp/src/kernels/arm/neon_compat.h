@@ -70,10 +70,6 @@ static inline float32x4x4_t nanodet_v7_vld1q_f32_x4(const float* p) {
     return v;
 }
 
-static inline uint16x8_t nanodet_v7_vmovl_high_u8(uint8x16_t a) { return vmovl_u8(vget_high_u8(a)); }
-static inline uint32x4_t nanodet_v7_vmovl_high_u16(uint16x8_t a) {
-    return vmovl_u16(vget_high_u16(a));
-}
 
 #undef vdivq_f32
 #undef vpmaxq_f32
@@ -84,8 +80,6 @@ static inline uint32x4_t nanodet_v7_vmovl_high_u16(uint16x8_t a) {
 #undef vuzp1q_f32
 #undef vuzp2q_f32
 #undef vld1q_f32_x4
-#undef vmovl_high_u8
-#undef vmovl_high_u16
 #define vdivq_f32 nanodet_v7_vdivq_f32
 #define vpmaxq_f32 nanodet_v7_vpmaxq_f32
 #define vmaxvq_f32 nanodet_v7_vmaxvq_f32
@@ -95,7 +89,5 @@ static inline uint32x4_t nanodet_v7_vmovl_high_u16(uint16x8_t a) {
 #define vuzp1q_f32 nanodet_v7_vuzp1q_f32
 #define vuzp2q_f32 nanodet_v7_vuzp2q_f32
 #define vld1q_f32_x4 nanodet_v7_vld1q_f32_x4
-#define vmovl_high_u8 nanodet_v7_vmovl_high_u8
-#define vmovl_high_u16 nanodet_v7_vmovl_high_u16
 
 #endif  // !__aarch64__
