@@ -9,10 +9,11 @@
 #   aarch64  the wheel installed for the emulated Debian arm64 CPython 3.11 (tools/arm/lib.sh);
 #            smoke test (compared with x86) + bench_arm on cortex-a53, cortex-a72 and cortex-a76
 #            (ARMv8.0 without LSE/fp16, ARMv8.0, ARMv8.2 with fp16 + dotprod), pytest on
-#            cortex-a72 (broad: tests from every module) and a short subset on cortex-a53 and
-#            cortex-a76; the test extra's packages come from PyPI's aarch64 wheels
-#   armv7l   the same for the emulated Debian armhf CPython 3.11 on cortex-a7 (broad) and
-#            cortex-a15 (short; qemu-arm has no AArch32 cortex-a53); numpy, OpenCV and Pillow are
+#            cortex-a72 (tests from every module; NANODET_WHEELTEST_FULL=1: the broad list) and
+#            a mini subset on cortex-a53 and cortex-a76; the test extra's packages come from
+#            PyPI's aarch64 wheels
+#   armv7l   the same for the emulated Debian armhf CPython 3.11 on cortex-a7 (every module) and
+#            cortex-a15 (mini; qemu-arm has no AArch32 cortex-a53); numpy, OpenCV and Pillow are
 #            Debian's armhf packages (PyPI has no armv7l wheels of them); no ncnn wheel exists
 #            for armv7l, so the oracle tests (marker needs_ncnn_wheel) are deselected there
 # The selections and every host-only test with its reason: tools/release/wheel_test_selection.sh.
@@ -300,9 +301,9 @@ for arch in "${ARCHES[@]}"; do
         done
         if [[ ${NANODET_WHEELTEST_PYTEST:-1} != 0 ]]; then
             for cpu in cortex-a53 cortex-a76; do
-                run_pytest short "$cpu" -m "not slow" "${SHORT[@]}"
+                run_pytest mini "$cpu" -m "not slow" "${MINI[@]}"
             done
-            run_pytest broad cortex-a72 -m "not slow" "${BROAD[@]}"
+            run_pytest "$WIDE_LABEL" cortex-a72 -m "not slow" "${WIDE[@]}"
         fi
         ;;
     armv7l)
@@ -322,11 +323,11 @@ for arch in "${ARCHES[@]}"; do
         done
         if [[ ${NANODET_WHEELTEST_PYTEST:-1} != 0 ]]; then
             # no ncnn wheel for armv7l: the oracle tests are deselected by their marker
-            mapfile -t short < <(armv7 SHORT)
-            mapfile -t broad < <(armv7 BROAD)
+            mapfile -t mini < <(armv7 MINI)
+            mapfile -t wide < <(armv7 WIDE)
             log "armv7l leaves out (no armv7l packages): ${ARMV7_WITHOUT[*]}"
-            run_pytest short cortex-a15 -m "not slow and not needs_ncnn_wheel" "${short[@]}"
-            run_pytest broad cortex-a7 -m "not slow and not needs_ncnn_wheel" "${broad[@]}"
+            run_pytest mini cortex-a15 -m "not slow and not needs_ncnn_wheel" "${mini[@]}"
+            run_pytest "$WIDE_LABEL" cortex-a7 -m "not slow and not needs_ncnn_wheel" "${wide[@]}"
         fi
         ;;
     *) die "unknown arch $arch" ;;

@@ -129,3 +129,22 @@ armv7() {
         ((keep)) && printf '%s\n' "$t"
     done
 }
+
+# What the CPUs run. Each CI run: every module's SHORT tests on cortex-a72 and cortex-a7 (about
+# 5 minutes each on an idle core), MINI on the others; NANODET_WHEELTEST_FULL=1 runs BROAD
+# instead of SHORT on those two (about 20 minutes each: for a release, by hand).
+MINI=(
+    tests/test_detect.py::test_bus_finds_bus_and_people
+    tests/test_errors.py::test_bad_call_arguments
+    tests/test_precision.py::test_auto_follows_the_cpu
+    tests/test_precision.py::test_fp16_runs_only_where_the_cpu_has_it
+    tests/test_startup.py::test_import_pulls_in_nothing_heavy
+)
+if [[ ${NANODET_WHEELTEST_FULL:-0} == 1 ]]; then
+    WIDE=("${BROAD[@]}")
+    WIDE_LABEL=broad
+else
+    WIDE=("${SHORT[@]}")
+    WIDE_LABEL=short
+fi
+
