@@ -40,16 +40,6 @@ void tap(int d, double scale, int src_len, int& s, short& c0, short& c1) {
     c1 = saturate_short(f * kCoefScale);
 }
 
-void hresize(const BilinearPlan& p, const uint8_t* row, short* out) {
-    const int cn = p.cn;
-    for (int dx = 0; dx < p.w; ++dx) {
-        const uint8_t* s0 = row + p.x0[dx];
-        const uint8_t* s1 = row + p.x1[dx];
-        const int a0 = p.alpha[2 * dx], a1 = p.alpha[2 * dx + 1];
-        for (int k = 0; k < cn; ++k) out[dx * cn + k] = short((s0[k] * a0 + s1[k] * a1) >> 4);
-    }
-}
-
 #if defined(__SSE2__)
 // Four output columns at a time: a column's two taps are adjacent pixels, so one 8-byte load
 // holds both and pmaddwd forms tap0 * a0 + tap1 * a1 per channel; the four columns' results are
@@ -140,13 +130,6 @@ void hresize_planar_any(const BilinearPlan& p, const uint8_t* row, short* out) {
     }
 }
 
-void vresize(const short* r0, const short* r1, int n, short b0, short b1, uint8_t* out) {
-    for (int i = 0; i < n; ++i) {
-        const int v = (short((b0 * r0[i]) >> 16) + short((b1 * r1[i]) >> 16) + 2) >> 2;
-        out[i] = uint8_t(std::min(std::max(v, 0), 255));
-    }
-}
-
 }  // namespace
 
 BilinearPlan plan_bilinear(int srcw, int srch, int w, int h, int cn) {
@@ -181,29 +164,6 @@ BilinearPlan plan_bilinear(int srcw, int srch, int w, int h, int cn) {
         p.y1[dy] = std::min(s + 1, srch - 1);
     }
     return p;
-}
-
-void resize_bilinear_rows(const BilinearPlan& p, const uint8_t* src, int srcstride, uint8_t* dst,
-                          int stride, int row_begin, int row_end) {
-    const int n = p.w * p.cn;
-    std::vector<short> buf(2 * size_t(n));
-    short* rows0 = buf.data();
-    short* rows1 = buf.data() + n;
-    int have0 = -1, have1 = -1;  // source rows now in rows0 / rows1
-    for (int dy = row_begin; dy < row_end; ++dy) {
-        const int s0 = p.y0[dy], s1 = p.y1[dy];
-        if (s0 != have0 || s1 != have1) {
-            if (s0 == have1) {
-                std::swap(rows0, rows1);
-            } else {
-                hresize(p, src + size_t(srcstride) * s0, rows0);
-            }
-            hresize(p, src + size_t(srcstride) * s1, rows1);
-            have0 = s0;
-            have1 = s1;
-        }
-        vresize(rows0, rows1, n, p.beta[2 * dy], p.beta[2 * dy + 1], dst + size_t(stride) * dy);
-    }
 }
 
 void resize_normalize_rows(const BilinearPlan& p, const uint8_t* src, int srcstride,

@@ -1,6 +1,7 @@
 // Preprocessing against ncnn's own bilinear resize: every band split, thread count and channel
 // count gives the same bytes as ncnn::resize_bilinear_c1/c3/c4, and preprocess() the same floats
 // as ncnn's resize followed by a plain normalise-and-pad written here.
+#include <algorithm>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -50,13 +51,22 @@ TEST(resize_rows_match_ncnn_any_band_split) {
             auto src = random_image(s.sw, s.sh, cn, sstride, unsigned(s.sw * 31 + cn));
             auto want = ncnn_resize(src, s.sw, s.sh, sstride, cn, s.w, s.h);
             BilinearPlan plan = plan_bilinear(s.sw, s.sh, s.w, s.h, cn);
+            // mean 0 and norm 1 give the resized bytes themselves as floats
+            const float zero[3] = {0.f, 0.f, 0.f}, one[3] = {1.f, 1.f, 1.f};
+            const size_t plane = size_t(s.w) * s.h;
             for (int bands : {1, 2, 3, 7}) {
-                std::vector<uint8_t> got(want.size(), 0xAB);
-                for (int b = 0; b < bands; ++b)
-                    resize_bilinear_rows(plan, src.data(), sstride, got.data(), s.w * cn,
-                                         s.h * b / bands, s.h * (b + 1) / bands);
+                std::vector<float> got(plane * cn, -1.f);
+                for (int first = 0; first < cn; first += 3) {
+                    const int sc[3] = {first, std::min(first + 1, cn - 1), std::min(first + 2, cn - 1)};
+                    float* const out[3] = {got.data() + sc[0] * plane, got.data() + sc[1] * plane,
+                                           got.data() + sc[2] * plane};
+                    for (int b = 0; b < bands; ++b)
+                        resize_normalize_rows(plan, src.data(), sstride, sc, zero, one, out, s.w,
+                                              s.h * b / bands, s.h * (b + 1) / bands);
+                }
                 size_t diff = 0;
-                for (size_t i = 0; i < want.size(); ++i) diff += want[i] != got[i];
+                for (size_t i = 0; i < plane; ++i)
+                    for (int k = 0; k < cn; ++k) diff += float(want[i * cn + k]) != got[k * plane + i];
                 CHECK(diff == 0);
             }
         }
