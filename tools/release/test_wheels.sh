@@ -166,22 +166,24 @@ step_armhf_site() {
     echo "$want" > "$site/.complete"
 }
 
-# The test extra's other packages for the emulated aarch64 Python (beside lib.sh's $SITE, which
-# other scripts share): PyPI's aarch64 / pure-Python wheels with their dependencies, minus what
-# $SITE has and the GUI OpenCV that trackers asks for (cv2 is opencv-python-headless there).
-AARCH64_TEST_REQS=("supervision>=0.30" "trackers>=2.1" "aiohttp>=3.9" qrcode matplotlib pycocotools
-    pillow)
-step_aarch64_test_site() {
-    local site="$ARM/site-testdeps-aarch64" wh="$ARM/wheelhouse-testdeps" want
-    want="$(printf '%s\n' "${AARCH64_TEST_REQS[@]}" | sha1sum | cut -c1-12)"
+# step_test_site NAME TAG... -- REQ...: PyPI wheels of REQ for the platform TAGs (cp311) with
+# their dependencies, installed into $ARM/site-NAME beside lib.sh's shared sites. numpy and
+# OpenCV are left out: the emulated Pythons get them from lib.sh's site or from Debian.
+step_test_site() {
+    local name="$1" plats=() reqs=() want
+    shift
+    while [[ $1 != -- ]]; do plats+=(--platform "$1"); shift; done
+    shift
+    reqs=("$@")
+    plats+=(--python-version 3.11 --implementation cp)
+    local site="$ARM/site-$name" wh="$ARM/wheelhouse-$name"
+    want="$(printf '%s\n' "${reqs[@]}" | sha1sum | cut -c1-12)"
     [[ -f $site/.complete && $(cat "$site/.complete") == "$want" ]] && return
-    log "aarch64 wheels for the test extra: ${AARCH64_TEST_REQS[*]}"
+    log "wheels for the emulated test run ($name): ${reqs[*]}"
     rm -rf "$site" "$wh"
     mkdir -p "$wh"
-    local plats=(--platform manylinux_2_28_aarch64 --platform manylinux_2_17_aarch64
-        --platform manylinux2014_aarch64 --python-version 3.11 --implementation cp)
     "$HOST_PY" -m pip download -q --disable-pip-version-check --only-binary=:all: "${plats[@]}" \
-        -d "$wh" "${AARCH64_TEST_REQS[@]}" "opencv-python-headless<5" 2> >(grep -v "is ignored" >&2)
+        -d "$wh" "${reqs[@]}" 2> >(grep -v "is ignored" >&2)
     rm -f "$wh"/numpy-* "$wh"/opencv_python-* "$wh"/opencv_python_headless-*
     "$HOST_PY" -m pip install -q --disable-pip-version-check --no-deps --no-compile \
         --only-binary=:all: "${plats[@]}" --target "$site" "$wh"/*.whl
@@ -189,25 +191,19 @@ step_aarch64_test_site() {
     echo "$want" > "$site/.complete"
 }
 
-# PyPI wheels for the armhf Python's test run that exist for armv7l (aiohttp for test_serve,
-# qrcode for the QR scenes), in their own folder beside $ARM/site-armhf.
-ARMHF_TEST_REQS=("aiohttp>=3.9" qrcode)
+# The test extra's other packages for the emulated aarch64 Python; the headless OpenCV stands in
+# for the GUI one trackers asks for (cv2 itself comes from $SITE).
+step_aarch64_test_site() {
+    step_test_site testdeps-aarch64 manylinux_2_28_aarch64 manylinux_2_17_aarch64 \
+        manylinux2014_aarch64 -- "supervision>=0.30" "trackers>=2.1" "aiohttp>=3.9" qrcode \
+        matplotlib pycocotools pillow "opencv-python-headless<5"
+}
+
+# What exists as armv7l wheels (aarch64's others do not): aiohttp for test_serve, qrcode for the
+# QR scenes.
 step_armhf_test_site() {
-    local site="$ARM/site-testdeps-armhf" wh="$ARM/wheelhouse-testdeps-armhf" want
-    want="$(printf '%s\n' "${ARMHF_TEST_REQS[@]}" | sha1sum | cut -c1-12)"
-    [[ -f $site/.complete && $(cat "$site/.complete") == "$want" ]] && return
-    log "armv7l wheels for the test run: ${ARMHF_TEST_REQS[*]}"
-    rm -rf "$site" "$wh"
-    mkdir -p "$wh"
-    local plats=(--platform manylinux_2_31_armv7l --platform manylinux_2_17_armv7l
-        --platform manylinux2014_armv7l --platform linux_armv7l --python-version 3.11
-        --implementation cp)
-    "$HOST_PY" -m pip download -q --disable-pip-version-check --only-binary=:all: "${plats[@]}" \
-        -d "$wh" "${ARMHF_TEST_REQS[@]}" 2> >(grep -v "is ignored" >&2)
-    "$HOST_PY" -m pip install -q --disable-pip-version-check --no-deps --no-compile \
-        --only-binary=:all: "${plats[@]}" --target "$site" "$wh"/*.whl
-    rm -rf "$wh"
-    echo "$want" > "$site/.complete"
+    step_test_site testdeps-armhf manylinux_2_31_armv7l manylinux_2_17_armv7l \
+        manylinux2014_armv7l linux_armv7l -- "aiohttp>=3.9" qrcode
 }
 
 # OpenCV and Pillow for the armhf Python: PyPI has no armv7l wheels of them, Debian bookworm's
