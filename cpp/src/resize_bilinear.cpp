@@ -44,8 +44,11 @@ void tap(int d, double scale, int src_len, int& s, short& c0, short& c1) {
 // Four output columns at a time: a column's two taps are adjacent pixels, so one 8-byte load
 // holds both and pmaddwd forms tap0 * a0 + tap1 * a1 per channel; the four columns' results are
 // then transposed into the channel planes. Same integer arithmetic as the scalar loop.
+// `next`, when given, is the source row the following call will read: it is prefetched here, a
+// cache line per four columns, because the loads of a cold row otherwise stall this loop (the
+// frame is usually evicted by the network pass between two frames).
 template <int CN>
-int hresize_planar_sse2(const BilinearPlan& p, const uint8_t* row, short* out) {
+int hresize_planar_sse2(const BilinearPlan& p, const uint8_t* row, const uint8_t* next, short* out) {
     const int w = p.w, end = p.wide_cols & ~3;
     const int* x0 = p.x0.data();
     const __m128i zero = _mm_setzero_si128();
@@ -54,6 +57,7 @@ int hresize_planar_sse2(const BilinearPlan& p, const uint8_t* row, short* out) {
         return _mm_srai_epi32(_mm_madd_epi16(_mm_unpacklo_epi16(v, _mm_srli_si128(v, 2 * CN)), a), 4);
     };
     for (int dx = 0; dx < end; dx += 4) {
+        if (next) _mm_prefetch(reinterpret_cast<const char*>(next + x0[dx]), _MM_HINT_T0);
         const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p.alpha.data() + 2 * dx));
         const __m128i r0 = column(dx, _mm_shuffle_epi32(a, _MM_SHUFFLE(0, 0, 0, 0)));
         const __m128i r1 = column(dx + 1, _mm_shuffle_epi32(a, _MM_SHUFFLE(1, 1, 1, 1)));
@@ -103,12 +107,15 @@ int hresize_planar_neon(const BilinearPlan& p, const uint8_t* row, short* out) {
 // Channel-planar horizontal pass: out holds CN rows of p.w values, so that the vertical pass
 // and the normalisation run over contiguous values (and vectorise).
 template <int CN>
-void hresize_planar(const BilinearPlan& p, const uint8_t* row, short* out) {
+void hresize_planar(const BilinearPlan& p, const uint8_t* row, const uint8_t* next, short* out) {
     int dx = 0;
 #if defined(__SSE2__)
-    if (CN > 1) dx = hresize_planar_sse2<CN>(p, row, out);
-#elif defined(__ARM_NEON)
+    if (CN > 1) dx = hresize_planar_sse2<CN>(p, row, next, out);
+#else
+    (void)next;  // not prefetched: the ARM instruction counts are this path's measure
+#if defined(__ARM_NEON)
     if (CN > 1) dx = hresize_planar_neon<CN>(p, row, out);
+#endif
 #endif
     const int w = p.w;
     const int* x0 = p.x0.data();
@@ -122,11 +129,11 @@ void hresize_planar(const BilinearPlan& p, const uint8_t* row, short* out) {
     }
 }
 
-void hresize_planar_any(const BilinearPlan& p, const uint8_t* row, short* out) {
+void hresize_planar_any(const BilinearPlan& p, const uint8_t* row, const uint8_t* next, short* out) {
     switch (p.cn) {
-        case 1: hresize_planar<1>(p, row, out); break;
-        case 3: hresize_planar<3>(p, row, out); break;
-        default: hresize_planar<4>(p, row, out); break;
+        case 1: hresize_planar<1>(p, row, next, out); break;
+        case 3: hresize_planar<3>(p, row, next, out); break;
+        default: hresize_planar<4>(p, row, next, out); break;
     }
 }
 
@@ -178,12 +185,17 @@ void resize_normalize_rows(const BilinearPlan& p, const uint8_t* src, int srcstr
     for (int dy = row_begin; dy < row_end; ++dy) {
         const int s0 = p.y0[dy], s1 = p.y1[dy];
         if (s0 != have0 || s1 != have1) {
+            // the rows the next output row reads, unless it reads these
+            const uint8_t* next0 = nullptr;
+            const uint8_t* next1 = nullptr;
+            if (dy + 1 < row_end && p.y0[dy + 1] > s1) next0 = src + size_t(srcstride) * p.y0[dy + 1];
+            if (dy + 1 < row_end && p.y1[dy + 1] > s1) next1 = src + size_t(srcstride) * p.y1[dy + 1];
             if (s0 == have1) {
                 std::swap(rows0, rows1);
             } else {
-                hresize_planar_any(p, src + size_t(srcstride) * s0, rows0);
+                hresize_planar_any(p, src + size_t(srcstride) * s0, next0, rows0);
             }
-            hresize_planar_any(p, src + size_t(srcstride) * s1, rows1);
+            hresize_planar_any(p, src + size_t(srcstride) * s1, next1, rows1);
             have0 = s0;
             have1 = s1;
         }

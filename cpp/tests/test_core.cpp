@@ -71,6 +71,27 @@ TEST(scalar_max_cols_known) {
     CHECK(best[1] == 0.5f);
 }
 
+TEST(scalar_max_cols_is_the_in_order_rule) {
+    std::mt19937 rng(11);
+    const float specials[] = {0.f, -0.f, kNaN, -kInf, kInf, 1e-40f, -1e-40f, 0.5f, -0.5f};
+    std::uniform_real_distribution<float> u(-2.f, 2.f);
+    for (int C : {1, 3, 4, 5, 7, 8, 80, 81, 83})
+        for (int n : {1, 3, 4, 17, 64}) for (int trial = 0; trial < 4; ++trial) {
+            const int step = n + 3;  // channel_step wider than n, as in a padded blob
+            std::vector<float> d(size_t(C) * step);
+            for (auto& v : d) v = (rng() % 3 == 0) ? specials[rng() % 9] : u(rng);
+            if (trial == 0)  // maxima that compare equal to zero: the order of +0 and -0 shows
+                for (auto& v : d) v = v > 0.f ? specials[rng() % 2] : v;
+            std::vector<float> got(static_cast<size_t>(n));
+            K::scalar.max_cols(d.data(), n, C, step, got.data());
+            for (int i = 0; i < n; ++i) {
+                float want = -kInf;
+                for (int c = 0; c < C; ++c) want = d[size_t(c) * step + i] > want ? d[size_t(c) * step + i] : want;
+                CHECK(std::memcmp(&want, &got[i], sizeof(float)) == 0);
+            }
+        }
+}
+
 TEST(scalar_dfl_known) {
     float bins[32];
     for (int i = 0; i < 32; ++i) bins[i] = 0.f;  // uniform: mean of 0..7 = 3.5
