@@ -202,7 +202,11 @@ def test_exception_during_save_keeps_a_playable_partial_file(model, frames, tmp_
 
 def test_sigint_during_save_keeps_a_playable_partial_file(tmp_path):
     out = tmp_path / "interrupted.mp4"
+    # Ctrl+C as in a terminal: a job started in the background (`cmd &` without job control)
+    # inherits SIGINT ignored, and Python then installs no KeyboardInterrupt handler
     script = textwrap.dedent(f"""
+        import signal
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         import cv2, numpy as np, nanodet_ncnn
         img = cv2.resize(cv2.imread({str(IMAGES / "zidane.jpg")!r}), (320, 180))
         n = [0]
