@@ -6,6 +6,8 @@ in turn, so drifts in machine load hit all of them alike):
 
   detect           nanodet_ncnn _core.Detector.detect(): preprocess + ncnn + decode + NMS
   floor            _core.Detector.run_network(): our ncnn build, network only, input prepared
+                   (detect / floor is measured with the two alone in alternation, so that both
+                   follow a pass of the same network; the loop over every pipeline reports it too)
   wheel_extract    the ncnn PyPI wheel: extractor + input + extract of every output, input Mat
                    prepared once (the "raw extract" of a typical Python user)
   wheel_numpy      the ncnn wheel end to end with the tests' numpy reference decode
@@ -143,9 +145,14 @@ def main() -> int:
     dyn_in = dyn.detect(wide, conf=args.conf)[4]
     box_in = box.detect(wide, conf=args.conf)[4]
 
+    # detect vs floor alone, alternating: each call then follows a pass of the same network. In
+    # the loop over every pipeline, detect follows another model's network (its weights and the
+    # frame evicted) while floor follows detect, which weighs on detect alone.
+    pair = interleaved({"detect": fns["detect"], "floor": fns["floor"]}, args.loops, args.warmup)
     res = interleaved(fns, args.loops, args.warmup)
     med = {k: v["median_ms"] for k, v in res.items()}
-    ratios = {"detect_over_floor": med["detect"] / med["floor"]}
+    ratios = {"detect_over_floor": pair["detect"]["median_ms"] / pair["floor"]["median_ms"],
+              "detect_over_floor_in_mixed_loop": med["detect"] / med["floor"]}
     if "wheel_extract" in med:
         ratios["detect_over_wheel_extract"] = med["detect"] / med["wheel_extract"]
         ratios["wheel_numpy_over_detect"] = med["wheel_numpy"] / med["detect"]
@@ -159,6 +166,9 @@ def main() -> int:
     for k, v in res.items():
         print(f"{k:26s} {v['median_ms']:10.2f} {v['min_ms']:8.2f} {v['max_ms']:8.2f} "
               f"{v['median_ms'] / med['floor']:9.3f}")
+    print(f"detect / floor, the two alone in alternation: {pair['detect']['median_ms']:.2f} / "
+          f"{pair['floor']['median_ms']:.2f} ms = {ratios['detect_over_floor']:.3f} "
+          f"(in the loop above: {ratios['detect_over_floor_in_mixed_loop']:.3f})")
     print(f"(16:9 frame {args.wide_image}: dynamic input {dyn_in[0]}x{dyn_in[1]}, letterbox "
           f"{box_in[0]}x{box_in[1]})")
     targets = []
@@ -171,7 +181,7 @@ def main() -> int:
            "model": args.model, "param": param, "image": args.image, "input": [iw, ih],
            "resize": args.resize, "threads": args.threads, "loops": args.loops,
            "ncnn": _core.ncnn_version(), "kernels": _core.kernels(),
-           "wall_ms": res, "ratios": ratios,
+           "wall_ms": res, "detect_floor_alternating_ms": pair, "ratios": ratios,
            "wide": {"image": args.wide_image, "dynamic_input": list(dyn_in), "letterbox_input": list(box_in)}}
 
     if args.icount:

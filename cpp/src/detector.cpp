@@ -137,12 +137,41 @@ struct Detector::Impl {
         return p.num_threads > 0 ? p.num_threads : opts.num_threads;
     }
     // The network input for a frame, and where the frame sits in it (pl).
-    // `threads`: the call's ncnn thread count, which preprocessing shares.
+    // `threads`: the call's ncnn thread count, which preprocessing shares. With `buf`, the input
+    // goes into a kept buffer of the same placement when there is one (see give_back).
     ncnn::Mat prepare(const uint8_t* pixels, int w, int h, int stride_bytes, PixelFormat fmt,
-                      Placement& pl, int threads) const {
+                      Placement& pl, int threads, InputBuffer* buf = nullptr) const {
         pl = plan_placement(w, h, target_w, target_h, opts.resize, opts.pad_multiple);
+        if (buf) *buf = take_input(pl);
         return preprocess(pixels, w, h, stride_bytes, fmt, pl, opts.mean.data(), opts.norm.data(),
-                          threads);
+                          threads, buf);
+    }
+    // Network inputs kept between calls, so that the letterbox border of a placement is written
+    // once rather than once per frame; one per concurrent caller, a few placements at most.
+    mutable std::mutex inputs_mutex;
+    mutable std::vector<InputBuffer> spare_inputs;
+    static constexpr size_t kSpareInputs = 4;
+    InputBuffer take_input(const Placement& pl) const {
+        std::lock_guard<std::mutex> lock(inputs_mutex);
+        for (size_t i = spare_inputs.size(); i-- > 0;) {
+            const Placement& q = spare_inputs[i].placed;
+            if (q.input_w == pl.input_w && q.input_h == pl.input_h && q.pad_top == pl.pad_top &&
+                q.pad_left == pl.pad_left && q.content_w == pl.content_w &&
+                q.content_h == pl.content_h) {
+                InputBuffer b = std::move(spare_inputs[i]);
+                spare_inputs.erase(spare_inputs.begin() + long(i));
+                return b;
+            }
+        }
+        return {};
+    }
+    // Keeps `b` for a later call once the network is done with it (nothing else holds its data:
+    // ncnn clones an input it would change in place while the caller still holds it).
+    void give_back(InputBuffer&& b) const {
+        if (b.mat.empty() || !b.mat.refcount || *b.mat.refcount != 1) return;
+        std::lock_guard<std::mutex> lock(inputs_mutex);
+        if (spare_inputs.size() >= kSpareInputs) spare_inputs.erase(spare_inputs.begin());
+        spare_inputs.push_back(std::move(b));
     }
     // decode + NMS of one frame's outputs into r (detections, decode_ms, nms_ms)
     void postprocess(const std::vector<ncnn::Mat>& outs, const Placement& pl, int w, int h,
@@ -382,7 +411,8 @@ DetectResult Detector::detect(const uint8_t* pixels, int w, int h, int stride_by
     DetectResult r;
     auto t0 = Clock::now();
     Placement pl;
-    ncnn::Mat in = m.prepare(pixels, w, h, stride_bytes, p.pixel_format, pl, threads);
+    InputBuffer buf;
+    ncnn::Mat in = m.prepare(pixels, w, h, stride_bytes, p.pixel_format, pl, threads, &buf);
     r.input_width = pl.input_w;
     r.input_height = pl.input_h;
     r.times.preprocess_ms = ms_since(t0);
@@ -390,6 +420,8 @@ DetectResult Detector::detect(const uint8_t* pixels, int w, int h, int stride_by
     t0 = Clock::now();
     std::vector<ncnn::Mat> outs = m.extract_all(in, threads);
     r.times.inference_ms = ms_since(t0);
+    in.release();
+    m.give_back(std::move(buf));
 
     m.postprocess(outs, pl, w, h, p, r);
     return r;

@@ -1,6 +1,7 @@
 #include "preprocess.h"
 
 #include <algorithm>
+#include <cstring>
 #include <thread>
 #include <vector>
 
@@ -52,7 +53,7 @@ Placement plan_placement(int src_w, int src_h, int tw, int th, ResizeMode mode, 
 // examples. With several threads each takes a band of input rows; the split changes no value.
 ncnn::Mat preprocess(const uint8_t* pixels, int w, int h, int stride_bytes, PixelFormat fmt,
                      const Placement& p, const float mean[3], const float norm[3],
-                     int num_threads) {
+                     int num_threads, InputBuffer* reuse) {
     const int cn = channels_of(fmt);
     const int cw = p.content_w, ch = p.content_h;
     const int bands = std::max(1, std::min(num_threads, p.input_h / 16));
@@ -62,12 +63,29 @@ ncnn::Mat preprocess(const uint8_t* pixels, int w, int h, int stride_bytes, Pixe
     const int src_channel[3] = {cn == 1 ? 0 : (rgb_order ? 2 : 0), cn == 1 ? 0 : 1,
                                 cn == 1 ? 0 : (rgb_order ? 0 : 2)};
 
-    ncnn::Mat in(p.input_w, p.input_h, 3);
     float pad[3];
+    for (int c = 0; c < 3; ++c) pad[c] = (0.f - mean[c]) * norm[c];  // black before normalisation
+    ncnn::Mat in;
+    bool padded = false;
+    if (reuse) {
+        const Placement& q = reuse->placed;
+        padded = reuse->mat.w == p.input_w && reuse->mat.h == p.input_h && reuse->mat.c == 3 &&
+                 reuse->mat.elemsize == sizeof(float) && q.input_w == p.input_w &&
+                 q.input_h == p.input_h && q.pad_left == p.pad_left && q.pad_top == p.pad_top &&
+                 q.content_w == p.content_w && q.content_h == p.content_h &&
+                 std::equal(pad, pad + 3, reuse->pad, [](float a, float b) {
+                     return std::memcmp(&a, &b, sizeof a) == 0;
+                 });
+        in = reuse->mat;
+    }
+    if (!padded) in.create(p.input_w, p.input_h, 3);
     float* content[3];
-    for (int c = 0; c < 3; ++c) {
-        pad[c] = (0.f - mean[c]) * norm[c];  // padding is black before normalisation
+    for (int c = 0; c < 3; ++c)
         content[c] = static_cast<float*>(in.channel(c)) + size_t(p.pad_top) * p.input_w + p.pad_left;
+    if (reuse) {
+        reuse->mat = in;
+        reuse->placed = p;
+        std::copy(pad, pad + 3, reuse->pad);
     }
     auto band = [&](int y_begin, int y_end) {
         const int r0 = std::min(std::max(y_begin - p.pad_top, 0), ch);
@@ -75,6 +93,7 @@ ncnn::Mat preprocess(const uint8_t* pixels, int w, int h, int stride_bytes, Pixe
         if (r1 > r0)
             resize_normalize_rows(plan, pixels, stride_bytes, src_channel, mean, norm, content,
                                   p.input_w, r0, r1);
+        if (padded) return;
         for (int c = 0; c < 3; ++c) {
             float* plane = in.channel(c);
             for (int y = y_begin; y < y_end; ++y) {

@@ -20,11 +20,21 @@ struct Placement {
 Placement plan_placement(int src_w, int src_h, int target_w, int target_h, ResizeMode mode,
                          int pad_multiple);
 
+// A network input kept from one frame to the next: preprocess() into it writes only the frame's
+// rows when it was last filled for the same placement and padding value, since the letterbox
+// border is then already in place.
+struct InputBuffer {
+    ncnn::Mat mat;
+    Placement placed;  // what `mat` was last filled for (input_w 0: never)
+    float pad[3] = {0.f, 0.f, 0.f};
+};
+
 // `stride_bytes` is the distance between rows of `pixels`. num_threads > 1 splits the work into
-// bands of rows (same result to the bit).
+// bands of rows (same result to the bit). With `reuse`, the input is written into reuse->mat
+// (reallocated when its size differs) and reuse records it; the result is the same.
 ncnn::Mat preprocess(const uint8_t* pixels, int w, int h, int stride_bytes, PixelFormat fmt,
                      const Placement& p, const float mean[3], const float norm[3],
-                     int num_threads = 1);
+                     int num_threads = 1, InputBuffer* reuse = nullptr);
 
 int channels_of(PixelFormat fmt);
 

@@ -140,3 +140,37 @@ TEST(preprocess_threads_bit_identical) {
                 }
             }
 }
+
+// A kept input buffer, filled before for other frames, placements and normalisations, gives the
+// same input as a fresh one: the border is rewritten whenever it could differ.
+TEST(preprocess_into_a_kept_buffer_equals_fresh) {
+    const float mean[3] = {103.53f, 116.28f, 123.675f};
+    const float norm[3] = {0.017429f, 0.017507f, 0.017125f};
+    const float mean2[3] = {0.f, 0.f, 0.f};
+    const float norm2[3] = {1.f / 255, 1.f / 255, 1.f / 255};
+    struct Frame { int sw, sh; ResizeMode mode; const float* mean; const float* norm; int threads; };
+    const Frame frames[] = {
+        {1920, 1080, ResizeMode::Letterbox, mean, norm, 1}, {1920, 1080, ResizeMode::Letterbox, mean, norm, 2},
+        {1080, 1920, ResizeMode::Letterbox, mean, norm, 1},  // same input size, border at the sides
+        {1280, 720, ResizeMode::Letterbox, mean, norm, 1},   // same placement, new pixels
+        {1280, 720, ResizeMode::Letterbox, mean2, norm2, 2},  // same placement, other padding value
+        {640, 480, ResizeMode::Dynamic, mean, norm, 1},       // another input size
+        {1920, 1080, ResizeMode::Letterbox, mean, norm, 1}};
+    InputBuffer buf;
+    unsigned seed = 1;
+    for (const Frame& f : frames) {
+        auto src = random_image(f.sw, f.sh, 3, f.sw * 3, ++seed);
+        Placement pl = plan_placement(f.sw, f.sh, 416, 416, f.mode, 32);
+        ncnn::Mat fresh = preprocess(src.data(), f.sw, f.sh, f.sw * 3, PixelFormat::BGR, pl, f.mean,
+                                     f.norm, f.threads);
+        ncnn::Mat kept = preprocess(src.data(), f.sw, f.sh, f.sw * 3, PixelFormat::BGR, pl, f.mean,
+                                    f.norm, f.threads, &buf);
+        CHECK(kept.data == buf.mat.data);
+        CHECK(kept.w == fresh.w && kept.h == fresh.h && kept.c == fresh.c);
+        size_t diff = 0;
+        for (int c = 0; c < fresh.c; ++c)
+            diff += std::memcmp(fresh.channel(c), kept.channel(c),
+                                size_t(fresh.w) * fresh.h * sizeof(float)) != 0;
+        CHECK(diff == 0);
+    }
+}
