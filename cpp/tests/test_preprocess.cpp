@@ -93,6 +93,15 @@ ncnn::Mat reference_preprocess(const std::vector<uint8_t>& src, int sw, int sh, 
     return out;
 }
 
+// Same shape and the same bits in every plane.
+static bool same_input(const ncnn::Mat& a, const ncnn::Mat& b) {
+    if (a.w != b.w || a.h != b.h || a.c != b.c) return false;
+    for (int c = 0; c < a.c; ++c)
+        if (std::memcmp(a.channel(c), b.channel(c), size_t(a.w) * a.h * sizeof(float)) != 0)
+            return false;
+    return true;
+}
+
 TEST(preprocess_matches_ncnn_resize_then_normalise) {
     const float mean[3] = {103.53f, 116.28f, 123.675f};
     const float norm[3] = {0.017429f, 0.017507f, 0.017125f};
@@ -106,12 +115,7 @@ TEST(preprocess_matches_ncnn_resize_then_normalise) {
                 for (int threads : {1, 2}) {
                     ncnn::Mat got =
                         preprocess(src.data(), s.sw, s.sh, s.sw * cn, fmt, pl, mean, norm, threads);
-                    CHECK(got.w == want.w && got.h == want.h && got.c == want.c);
-                    size_t diff = 0;
-                    for (int c = 0; c < want.c; ++c)
-                        diff += std::memcmp(want.channel(c), got.channel(c),
-                                            size_t(want.w) * want.h * sizeof(float)) != 0;
-                    CHECK(diff == 0);
+                    CHECK(same_input(got, want));
                 }
             }
 }
@@ -131,12 +135,7 @@ TEST(preprocess_threads_bit_identical) {
                 for (int threads : {2, 3, 4}) {
                     ncnn::Mat many =
                         preprocess(src.data(), s.sw, s.sh, sstride, fmt, pl, mean, norm, threads);
-                    CHECK(many.w == one.w && many.h == one.h && many.c == one.c);
-                    size_t diff = 0;
-                    for (int c = 0; c < one.c; ++c)
-                        diff += std::memcmp(one.channel(c), many.channel(c),
-                                            size_t(one.w) * one.h * sizeof(float)) != 0;
-                    CHECK(diff == 0);
+                    CHECK(same_input(many, one));
                 }
             }
 }
@@ -166,11 +165,6 @@ TEST(preprocess_into_a_kept_buffer_equals_fresh) {
         ncnn::Mat kept = preprocess(src.data(), f.sw, f.sh, f.sw * 3, PixelFormat::BGR, pl, f.mean,
                                     f.norm, f.threads, &buf);
         CHECK(kept.data == buf.mat.data);
-        CHECK(kept.w == fresh.w && kept.h == fresh.h && kept.c == fresh.c);
-        size_t diff = 0;
-        for (int c = 0; c < fresh.c; ++c)
-            diff += std::memcmp(fresh.channel(c), kept.channel(c),
-                                size_t(fresh.w) * fresh.h * sizeof(float)) != 0;
-        CHECK(diff == 0);
+        CHECK(same_input(kept, fresh));
     }
 }
