@@ -2,8 +2,10 @@
 # Install tests of the release wheels in dist/ (tools/release/build.sh), each from the wheel file
 # only: no source tree on the path (the tests run from a copy of tests/ + README.md).
 #
-#   bash tools/release/test_wheels.sh [x86_64] [aarch64] [armv7l]    (default: all three)
+#   bash tools/release/test_wheels.sh [sdist] [x86_64] [aarch64] [armv7l]  (default: the wheels)
 #
+#   sdist    built and installed by pip in a fresh venv (isolated build; ncnn through
+#            tools/fetch_ncnn.py and the ncnn cache), then the smoke test on that install
 #   x86_64   the wheel pip-installed into a fresh folder; smoke test on the host (the reference
 #            for the ARM runs) and bench_arm from the wheel's scripts
 #   aarch64  the wheel installed for the emulated Debian arm64 CPython 3.11 (tools/arm/lib.sh);
@@ -279,9 +281,25 @@ else
     stage_done "x86_64 reference from the host's nanodet_ncnn" $t
 fi
 
+# ---- sdist: a fresh venv builds it from scratch (isolated build, ncnn the documented way) -----
+if [[ " ${ARCHES[*]} " == *" sdist "* ]]; then
+    t=$SECONDS
+    sdist="$(ls "$DIST"/nanodet_ncnn-*.tar.gz 2>/dev/null | head -1)"
+    [[ -n $sdist ]] || die "no sdist in $DIST (run tools/release/build.sh sdist)"
+    log "the sdist built and installed in a fresh venv"
+    rm -rf "$WT/sdist-venv"
+    "$HOST_PY" -m venv "$WT/sdist-venv"
+    "$WT/sdist-venv/bin/pip" install -q --disable-pip-version-check "$sdist" ||
+        die "the sdist did not build in a fresh venv"
+    (cd / && "$WT/sdist-venv/bin/python" "$REPO/tools/arm/smoke_test.py" "$SHARED" \
+        "$OUT/smoke_sdist.json" --compare "$OUT/smoke_x86_64.json") ||
+        die "smoke test of the sdist install failed"
+    stage_done "sdist: fresh venv, build, install, smoke test" $t
+fi
+
 for arch in "${ARCHES[@]}"; do
     case "$arch" in
-    x86_64) ;;
+    x86_64 | sdist) ;;
     aarch64)
         t=$SECONDS
         step_sysroot
