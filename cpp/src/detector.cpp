@@ -154,10 +154,7 @@ struct Detector::Impl {
     InputBuffer take_input(const Placement& pl) const {
         std::lock_guard<std::mutex> lock(inputs_mutex);
         for (size_t i = spare_inputs.size(); i-- > 0;) {
-            const Placement& q = spare_inputs[i].placed;
-            if (q.input_w == pl.input_w && q.input_h == pl.input_h && q.pad_top == pl.pad_top &&
-                q.pad_left == pl.pad_left && q.content_w == pl.content_w &&
-                q.content_h == pl.content_h) {
+            if (same_layout(spare_inputs[i].placed, pl)) {
                 InputBuffer b = std::move(spare_inputs[i]);
                 spare_inputs.erase(spare_inputs.begin() + long(i));
                 return b;

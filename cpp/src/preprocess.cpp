@@ -47,6 +47,11 @@ Placement plan_placement(int src_w, int src_h, int tw, int th, ResizeMode mode, 
     return p;
 }
 
+bool same_layout(const Placement& a, const Placement& b) {
+    return a.input_w == b.input_w && a.input_h == b.input_h && a.pad_left == b.pad_left &&
+           a.pad_top == b.pad_top && a.content_w == b.content_w && a.content_h == b.content_h;
+}
+
 // One pass from the source pixels to the padded, normalised planar input: no 8-bit or float
 // intermediate image, no separate border copy or normalisation pass. The bilinear resize gives
 // ncnn's resize_bilinear_cN values (as from_pixels_resize uses), so results match ncnn's
@@ -70,9 +75,7 @@ ncnn::Mat preprocess(const uint8_t* pixels, int w, int h, int stride_bytes, Pixe
     if (reuse) {
         const Placement& q = reuse->placed;
         padded = reuse->mat.w == p.input_w && reuse->mat.h == p.input_h && reuse->mat.c == 3 &&
-                 reuse->mat.elemsize == sizeof(float) && q.input_w == p.input_w &&
-                 q.input_h == p.input_h && q.pad_left == p.pad_left && q.pad_top == p.pad_top &&
-                 q.content_w == p.content_w && q.content_h == p.content_h &&
+                 reuse->mat.elemsize == sizeof(float) && same_layout(q, p) &&
                  std::equal(pad, pad + 3, reuse->pad, [](float a, float b) {
                      return std::memcmp(&a, &b, sizeof a) == 0;
                  });

@@ -20,6 +20,9 @@ struct Placement {
 Placement plan_placement(int src_w, int src_h, int target_w, int target_h, ResizeMode mode,
                          int pad_multiple);
 
+// Same input tensor size and the frame at the same place in it (the source size may differ).
+bool same_layout(const Placement& a, const Placement& b);
+
 // A network input kept from one frame to the next: preprocess() into it writes only the frame's
 // rows when it was last filled for the same placement and padding value, since the letterbox
 // border is then already in place.
