@@ -21,8 +21,8 @@ BilinearPlan plan_bilinear(int srcw, int srch, int w, int h, int cn);
 
 // Output rows [row_begin, row_end) of the resize, written straight into three float planes
 // without an 8-bit image in between: plane c gets (v - mean[c]) * norm[c] of source channel
-// src_channel[c], v being the byte ncnn's resize_bilinear_cN stores. planes[c] points at output row 0 of plane c, rows
-// `plane_stride` floats apart.
+// src_channel[c], v being the byte ncnn's resize_bilinear_cN stores. planes[c] points at output
+// row 0 of plane c, rows `plane_stride` floats apart.
 void resize_normalize_rows(const BilinearPlan& p, const uint8_t* src, int srcstride,
                            const int src_channel[3], const float mean[3], const float norm[3],
                            float* const planes[3], int plane_stride, int row_begin, int row_end);

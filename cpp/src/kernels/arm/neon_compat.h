@@ -70,7 +70,6 @@ static inline float32x4x4_t nanodet_v7_vld1q_f32_x4(const float* p) {
     return v;
 }
 
-
 #undef vdivq_f32
 #undef vpmaxq_f32
 #undef vmaxvq_f32
